@@ -1,0 +1,110 @@
+"""The evaluation plan as data: load and check ``analysis/plan.yml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pceval.errors import AnalysisError
+from pceval.instrument.expressions import ExpressionError, parse_expression
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSpec(_Frozen):
+    """Which clean instrument a question reads, and how its rows become analysis units.
+
+    ``per_person`` aggregates event rows to one row per woman (``pid``); ``derive`` counts,
+    per woman, the rows where an expression holds; ``carry`` keeps a case-level column.
+    """
+
+    source: str
+    per_person: bool = False
+    derive: dict[str, str] = {}
+    carry: tuple[str, ...] = ()
+
+
+class Indicator(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: str
+    where: str
+
+
+class Question(_Frozen):
+    id: Annotated[str, Field(pattern=r"^q[0-9]{2}_[a-z0-9_]+$")]
+    number: int
+    title: str
+    question: str
+    domains: tuple[str, ...] = ()
+    nos: tuple[str, ...] = ()
+    rba: tuple[Literal["HM", "HW", "BO"], ...] = ()
+    data: DataSpec
+    method: Literal["proportions", "paired_change"]
+    indicators: tuple[Indicator, ...] = ()
+    outcome: str | None = None
+    waves: dict[Literal["pre", "post"], str] = {}
+    breakdowns: tuple[str, ...] = ()
+    figure: Literal["proportions", "change"] | None = None
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> Question:
+        if self.method == "proportions" and not self.indicators:
+            raise ValueError(f"{self.id}: the proportions method needs indicators")
+        if self.method == "paired_change" and (not self.outcome or set(self.waves) != {"pre", "post"}):
+            raise ValueError(f"{self.id}: the paired_change method needs an outcome and waves pre and post")
+        return self
+
+
+class Plan(_Frozen):
+    kind: Literal["evaluation_plan"]
+    schema_version: Literal[1]
+    version: str
+    title: str
+    questions: tuple[Question, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Plan:
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("question ids must be unique")
+        return self
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load and check an evaluation plan.
+
+    Examples
+    --------
+    >>> from pceval.resources import default_path
+    >>> plan = load_plan(default_path("analysis") / "plan.yml")
+    >>> [q.id for q in plan.questions][:2]
+    ['q01_reach', 'q08_safety']
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AnalysisError("evaluation plan not found", file=path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AnalysisError(f"malformed YAML: {getattr(exc, 'problem', exc)}", file=path,
+                            row=mark.line + 1 if mark else None) from None
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise AnalysisError(first["msg"].removeprefix("Value error, "), file=path,
+                            field=".".join(str(p) for p in first["loc"])) from None
+    for question in plan.questions:
+        expressions = list(question.data.derive.values()) + [i.where for i in question.indicators]
+        for source in expressions:
+            try:
+                parse_expression(source)
+            except ExpressionError as exc:
+                raise AnalysisError(str(exc), file=path, field=question.id) from None
+    return plan

@@ -1,0 +1,73 @@
+"""Apply each item's relevance (branching) logic and waves to every row.
+
+An answer given though the item was hidden is removed (audit rule ``hidden_by_relevance``)
+and flagged; a blank where the item was hidden gets the reason ``skipped_by_logic``; a blank
+where it was shown gets ``not_reached`` if the response was not completed, else ``missing``,
+and a shown, required item left blank is an issue.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pceval.clean.convert import shown_value
+from pceval.clean.log import CleaningLog
+from pceval.instrument.expressions import parse_expression
+from pceval.instrument.model import Instrument, Item, multi_column
+
+
+def _columns(instrument: Instrument, item: Item) -> list[str]:
+    if item.is_multiple:
+        return [multi_column(item.id, c.code) for c in instrument.choices_of(item)]
+    return [item.id]
+
+
+def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instrument,
+                    log: CleaningLog) -> pd.DataFrame:
+    """Return a copy of ``typed`` with hidden answers removed and every blank given a reason.
+
+    ``staged`` (the same rows, text cells) tells an originally blank cell from one that an
+    earlier rule emptied (which already has its reason).
+    """
+    out = typed.copy()
+    rows = out["_row"]
+    complete = out["_complete"].astype("string").fillna("1").eq("1")
+    for item in instrument.data_items():
+        shown = pd.Series(True, index=out.index)
+        if item.relevance:
+            shown &= parse_expression(item.relevance).evaluate(out).astype(bool)
+        if item.waves:
+            shown &= out["_wave"].isin(list(item.waves)).fillna(False).astype(bool)
+        columns = _columns(instrument, item)
+        hidden = ~shown
+        for column in columns:
+            present = out[column].notna()
+            originally_blank = staged[column].isna()
+            stray = hidden & present
+            if item.is_multiple:
+                # a platform writes 0 in every box of a hidden checkbox question
+                stray_flag = hidden & out[column].fillna(0).eq(1)
+            else:
+                stray_flag = stray
+            if stray.any():
+                log.change(rows=rows[stray], field=column,
+                           old=shown_value(item, out.loc[stray, column].astype("string")),
+                           new=pd.NA, rule="hidden_by_relevance")
+                log.missing_reason(rows=rows[stray], field=column, reason="skipped_by_logic")
+                out[column] = out[column].mask(stray)
+            if stray_flag.any():
+                log.issue(code="answered_though_hidden", severity="warning", rows=rows[stray_flag],
+                          field=column, values=shown_value(item, staged.loc[stray_flag, column]),
+                          message=f"answered although hidden by {item.relevance or 'its waves'}; "
+                                  "the answer was removed")
+            skipped = hidden & originally_blank
+            log.missing_reason(rows=rows[skipped], field=column, reason="skipped_by_logic")
+            blank_shown = shown & originally_blank
+            reason = pd.Series("missing", index=out.index, dtype="string").where(
+                complete, "not_reached")
+            log.missing_reason(rows=rows[blank_shown], field=column, reason=reason[blank_shown])
+        if item.required:
+            blank = shown & pd.concat([staged[c].isna() for c in columns], axis=1).all(axis=1)
+            log.issue(code="required_blank", severity="warning", rows=rows[blank], field=item.id,
+                      values=None, message="required and shown, but left blank")
+    return out

@@ -1,0 +1,157 @@
+"""The one expression language of instruments (relevance, constraints, calculations).
+
+Expressions are written in a small, Python-like syntax, for example
+``safe_now == 1 and (children > 0 or selected(help_type, 'police'))``. They are parsed with
+:mod:`ast` and only a whitelist of nodes is accepted, so an instrument file can never run code.
+Evaluation is vectorised over a staged frame; a comparison with a blank answer is false, which
+is how REDCap, ODK and Qualtrics treat blanks in branching logic.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+
+from pceval.instrument.model import multi_column
+
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+FUNCTIONS = ("selected", "answered")
+
+
+class ExpressionError(ValueError):
+    """An expression uses syntax or names the language does not allow."""
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, checked expression.
+
+    Examples
+    --------
+    >>> e = parse_expression("safe_now == 1 and age >= 18")
+    >>> sorted(e.names)
+    ['age', 'safe_now']
+    >>> frame = pd.DataFrame({"safe_now": [1, 1, 0, None], "age": [30, 17, 40, 50]})
+    >>> e.evaluate(frame).tolist()
+    [True, False, False, False]
+    """
+
+    source: str
+    tree: ast.Expression
+    names: frozenset[str]
+
+    def evaluate(self, frame: pd.DataFrame) -> pd.Series:
+        """Evaluate on every row of ``frame``; returns a boolean (or numeric) Series."""
+        value = _eval(self.tree.body, frame)
+        if not isinstance(value, pd.Series):
+            value = pd.Series(value, index=frame.index)
+        return value
+
+
+@cache
+def parse_expression(source: str) -> Expression:
+    """Parse and check an expression, raising :class:`ExpressionError` if it is not allowed."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse expression {source!r}: {exc.msg}") from None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                raise ExpressionError(f"expression {source!r}: only {FUNCTIONS} may be called")
+            if not node.args or not isinstance(node.args[0], ast.Name):
+                raise ExpressionError(f"expression {source!r}: {node.func.id}() takes an item id first")
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif not isinstance(
+            node,
+            (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare,
+             ast.Constant, ast.BinOp, ast.Load, *_COMPARE, *_ARITH),
+        ):
+            raise ExpressionError(f"expression {source!r}: {type(node).__name__} is not allowed")
+    names -= set(FUNCTIONS)
+    return Expression(source=source, tree=tree, names=frozenset(names))
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame.columns:
+        raise ExpressionError(f"expression names {name!r}, which is not a column of the data")
+    return frame[name]
+
+
+def _eval(node: ast.AST, frame: pd.DataFrame):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return _column(frame, node.id)
+    if isinstance(node, ast.BoolOp):
+        values = [_truth(_eval(v, frame), frame) for v in node.values]
+        result = values[0]
+        for value in values[1:]:
+            result = (result & value) if isinstance(node.op, ast.And) else (result | value)
+        return result
+    if isinstance(node, ast.UnaryOp):
+        value = _eval(node.operand, frame)
+        if isinstance(node.op, ast.Not):
+            return ~_truth(value, frame)
+        return -value
+    if isinstance(node, ast.BinOp):
+        return _ARITH[type(node.op)](_eval(node.left, frame), _eval(node.right, frame))
+    if isinstance(node, ast.Compare):
+        result = pd.Series(True, index=frame.index)
+        left = _eval(node.left, frame)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _eval(comparator, frame)
+            result = result & _compare(_COMPARE[type(op)], left, right, frame)
+            left = right
+        return result
+    if isinstance(node, ast.Call):
+        item = node.args[0].id
+        if node.func.id == "answered":
+            return _column(frame, item).notna()
+        code = _eval(node.args[1], frame) if len(node.args) > 1 else None
+        column = multi_column(item, code)
+        if column in frame.columns:
+            return frame[column].fillna(0).astype(float) == 1
+        return _column(frame, item).astype("string") == str(code)
+    raise ExpressionError(f"cannot evaluate {ast.dump(node)}")  # pragma: no cover - parse checks
+
+
+def _compare(op, left, right, frame: pd.DataFrame) -> pd.Series:
+    result = op(left, right)
+    if not isinstance(result, pd.Series):
+        result = pd.Series(result, index=frame.index)
+    blank = pd.Series(False, index=frame.index)
+    for side in (left, right):
+        if isinstance(side, pd.Series):
+            blank = blank | side.isna()
+    return result.fillna(False).astype(bool) & ~blank
+
+
+def _truth(value, frame: pd.DataFrame) -> pd.Series:
+    if isinstance(value, pd.Series):
+        if value.dtype == bool:
+            return value
+        return value.fillna(0).astype(float).ne(0)
+    return pd.Series(bool(value), index=frame.index, dtype=bool)
+
+
+def names_in(source: str) -> frozenset[str]:
+    """Item ids an expression refers to."""
+    return parse_expression(source).names
+
+
+__all__ = ["Expression", "ExpressionError", "names_in", "parse_expression"]
