@@ -1,0 +1,157 @@
+"""Run the evaluation plan on the scored data and return suppressed result tables.
+
+Disclosure control is applied here, once, on every result table before anything is written:
+services with too few women are pooled before estimation, and small cells are suppressed
+after it (:mod:`pceval.privacy.disclosure`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pceval.analyse.methods import paired_change, proportions
+from pceval.analyse.plan import Plan, Question
+from pceval.errors import AnalysisError
+from pceval.instrument.expressions import parse_expression
+from pceval.instrument.model import Instrument, Role
+from pceval.privacy.deidentify import PERSON_KEY
+from pceval.privacy.disclosure import pool_small_groups, suppress_results
+from pceval.results import result_frame
+
+POOLED_LABEL = "Other services (pooled)"
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    min_cell: int = 5
+    min_denominator: int = 10
+    min_service_n: int = 10
+    strict: bool = False
+
+
+def _service_column(instrument: Instrument) -> str:
+    item = instrument.role_item(Role.SERVICE)
+    if item is None:
+        raise AnalysisError(f"instrument {instrument.id} has no item with role service")
+    return item.id
+
+
+def _resolve_breakdown(name: str, instrument: Instrument) -> str:
+    return _service_column(instrument) if name == "service" else name
+
+
+def person_level(events: pd.DataFrame, question: Question, instrument: Instrument) -> pd.DataFrame:
+    """One row per woman from event rows: derived counts and carried case-level columns.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> from pceval.analyse.plan import load_plan
+    >>> from pceval.resources import default_path
+    >>> q = load_plan(default_path("analysis") / "plan.yml").questions[0]
+    >>> ev = pd.DataFrame({"pid": ["a", "a", "b"], "service_id": ["S01"] * 3,
+    ...                    "delivery_model": ["in_house"] * 3,
+    ...                    "event_type": ["identified", "attempt", "identified"],
+    ...                    "outcome": [None, "reached", None]})
+    >>> person_level(ev, q, load_instrument("contact_record"))[["pid", "attempts", "contacts"]].values.tolist()
+    [['a', 1, 1], ['b', 0, 0]]
+    """
+    service = _service_column(instrument)
+    if PERSON_KEY not in events.columns:
+        raise AnalysisError(f"{question.id}: {instrument.id} has no person key to aggregate by")
+    frame = pd.DataFrame({PERSON_KEY: events[PERSON_KEY]})
+    for name, source in question.data.derive.items():
+        frame[name] = parse_expression(source).evaluate(events).fillna(False).astype(bool).astype("int64")
+    grouped = frame.groupby(PERSON_KEY, sort=True)
+    out = grouped.sum()
+    carried = [service, *question.data.carry]
+    missing = [c for c in carried if c not in events.columns]
+    if missing:
+        raise AnalysisError(f"{question.id}: carry names columns not in {instrument.id}: {missing}")
+    first = events[[PERSON_KEY, *carried]].groupby(PERSON_KEY, sort=True).first()
+    return out.join(first).reset_index()
+
+
+def _indicator_columns(units: pd.DataFrame, question: Question) -> pd.DataFrame:
+    out = units.copy()
+    for indicator in question.indicators:
+        out[indicator.id] = parse_expression(indicator.where).evaluate(units).fillna(False).astype("int64")
+    return out
+
+
+def run_question(question: Question, data: Mapping[str, pd.DataFrame],
+                 instruments: Mapping[str, Instrument], rules: DisclosureRules) -> pd.DataFrame:
+    """Answer one plan entry; returns its suppressed result table.
+
+    Parameters
+    ----------
+    question : Question
+        The plan entry.
+    data : mapping of str to DataFrame
+        Scored data per instrument id.
+    instruments : mapping of str to Instrument
+        The evaluation's instruments.
+    rules : DisclosureRules
+        Minimum cell, denominator and service sizes.
+
+    Returns
+    -------
+    DataFrame
+        The standard result table (:mod:`pceval.results`), disclosure control applied.
+    """
+    source = question.data.source
+    if source not in data or source not in instruments:
+        raise AnalysisError(f"{question.id}: no scored data for instrument {source!r}",
+                            fix="run `pceval build` first, or correct data.source in the plan")
+    instrument = instruments[source]
+    frame = data[source]
+    service = _service_column(instrument)
+    if question.data.per_person:
+        frame = person_level(frame, question, instrument)
+    # services with fewer women than the rule are pooled before anything is estimated, so
+    # no estimate, interval or figure rests on them alone
+    frame, _pooled = pool_small_groups(frame, group_col=service, min_n=rules.min_service_n,
+                                       unit_col=PERSON_KEY if PERSON_KEY in frame.columns else None,
+                                       label=POOLED_LABEL)
+    breakdowns = [_resolve_breakdown(b, instrument) for b in question.breakdowns]
+    for column in breakdowns:
+        if column not in frame.columns:
+            raise AnalysisError(f"{question.id}: breakdown {column!r} is not a column of {source}")
+    parts = []
+    if question.method == "proportions":
+        units = _indicator_columns(frame, question)
+        indicators = {i.id: i.id for i in question.indicators}
+        parts.append(proportions(units, indicators=indicators, question=question.id))
+        for column in breakdowns:
+            part = proportions(units, indicators=indicators, by=column, question=question.id,
+                               overall=False)
+            parts.append(part)
+    else:
+        pre, post = question.waves["pre"], question.waves["post"]
+        if question.outcome not in frame.columns:
+            raise AnalysisError(f"{question.id}: outcome {question.outcome!r} is not a scored column of {source}")
+        long = frame[[PERSON_KEY, "_wave", question.outcome, *breakdowns]]
+        parts.append(paired_change(long, unit=PERSON_KEY, wave="_wave", value=question.outcome,
+                                   pre=pre, post=post, question=question.id,
+                                   indicator=question.outcome))
+        for column in breakdowns:
+            part = paired_change(long, unit=PERSON_KEY, wave="_wave", value=question.outcome,
+                                 pre=pre, post=post, by=column, question=question.id,
+                                 indicator=question.outcome)
+            parts.append(part[part["breakdown"] != "overall"])
+    result = result_frame(pd.concat(parts, ignore_index=True))
+    if breakdowns:
+        names = {column: name for name, column in zip(question.breakdowns, breakdowns, strict=True)}
+        result["breakdown"] = result["breakdown"].replace(names)
+    return suppress_results(result, min_cell=rules.min_cell, min_denominator=rules.min_denominator,
+                            strict=rules.strict)
+
+
+def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
+             rules: DisclosureRules | None = None) -> dict[str, pd.DataFrame]:
+    """Answer every question of the plan; results keyed by question id, in plan order."""
+    rules = rules or DisclosureRules()
+    return {q.id: run_question(q, data, instruments, rules) for q in plan.questions}

@@ -1,0 +1,288 @@
+"""The data zones as stages, each with one entry point.
+
+``build`` = ingest → validate + clean → de-identify → score, writing under ``build/``;
+``analyse`` runs the evaluation plan on ``build/scored`` and writes ``results/``;
+``report`` renders the Quarto reports from ``results/`` into ``reports/``.
+
+Zone rules: ``raw/`` is only read (and hashed); ``build/staged/`` is the only place
+identifiable data is written; everything is written atomically, so an interrupted run leaves
+the previous outputs in place; nothing depends on the clock or on hash order, so the same raw
+files, plan, configuration and key give byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pceval import __version__
+from pceval.analyse.plan import load_plan
+from pceval.analyse.run import DisclosureRules, run_plan
+from pceval.clean import CleanResult, clean_staged
+from pceval.errors import ConfigError, DataError
+from pceval.ingest import IngestResult, read_export
+from pceval.instrument import Instrument, load_instrument
+from pceval.instrument.model import Role
+from pceval.io import sha256_file, write_csv, write_json, write_parquet
+from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
+from pceval.privacy.pseudonym import load_key
+from pceval.privacy.scrub import Scrubber
+from pceval.project import Project
+from pceval.results import RESULT_COLUMNS
+from pceval.score import score_scales
+
+log = logging.getLogger(__name__)
+Step = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class BuildSummary:
+    """Row accounting and outputs of one build (rows in = kept + quarantined, per file)."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+    issues: int = 0
+
+
+def load_instruments_for(project: Project) -> dict[str, Instrument]:
+    """The instruments the project's sources name, from its instruments folder."""
+    folder = project.folder("instruments")
+    out: dict[str, Instrument] = {}
+    for source in project.config.sources:
+        if source.instrument not in out:
+            out[source.instrument] = load_instrument(source.instrument, search=folder)
+    return out
+
+
+def build_steps(project: Project) -> int:
+    """Number of progress steps :func:`build` reports."""
+    return 4 * len(project.config.sources) + 2
+
+
+# Stage 1: ingest ---------------------------------------------------------------------------
+
+def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _noop) -> dict[str, IngestResult]:
+    """Read every raw export into the staged zone (``build/staged/``, private)."""
+    staged: dict[str, IngestResult] = {}
+    for source in project.config.sources:
+        path = project.source_path(source)
+        if not path.exists():
+            raise DataError("raw export listed in pceval.yml not found", file=source.file,
+                            fix="put the export there or correct sources in pceval.yml")
+        result = read_export(path, instrument=instruments[source.instrument],
+                             platform=source.platform, events=source.events or None,
+                             delimiter=source.delimiter, encoding=source.encoding)
+        frame = result.frame.copy()
+        frame["_file"] = source.file
+        staged[source.file] = dataclasses.replace(result, frame=frame, file=source.file)
+        write_parquet(project.staged / f"{source.instrument}.parquet", frame)
+        step(f"ingest {source.file}")
+    return staged
+
+
+# Stage 2: validate + clean -----------------------------------------------------------------
+
+def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str, IngestResult],
+          step: Step = _noop) -> dict[str, CleanResult]:
+    """Validate and clean every staged export; rejected rows kept privately with their reason."""
+    services = [s.id for s in project.config.services]
+    cleaned: dict[str, CleanResult] = {}
+    for source in project.config.sources:
+        ingested = staged[source.file]
+        result = clean_staged(ingested.frame, instruments[source.instrument], file=source.file,
+                              services=services, waves=project.config.waves,
+                              platform_codes=source.missing_data_codes,
+                              duplicates=project.config.cleaning.duplicates)
+        quarantined_rows = ingested.frame[ingested.frame["_row"].isin(result.quarantine["row"])]
+        write_parquet(project.staged / f"{source.instrument}_quarantined.parquet",
+                      quarantined_rows.reset_index(drop=True))
+        cleaned[source.file] = result
+        step(f"clean {source.file}")
+    return cleaned
+
+
+def link_issues(frames: dict[str, pd.DataFrame], instruments: dict[str, Instrument]) -> pd.DataFrame:
+    """Across instruments: survey responses for women not in the contact record; waves out of order."""
+    rows = []
+    records = [i for i in instruments.values() if i.respondent == "record" and i.role_item(Role.CASE_KEY)]
+    known: set[str] = set()
+    for inst in records:
+        known |= set(frames[inst.id][PERSON_KEY].dropna())
+    for inst in instruments.values():
+        if inst.respondent != "woman" or inst.id not in frames:
+            continue
+        frame = frames[inst.id]
+        file = str(frame["_file"].iloc[0]) if len(frame) else inst.id
+        if records:
+            unknown = frame[~frame[PERSON_KEY].isin(known)]
+            rows += [{"code": "unknown_woman", "severity": "warning", "file": file, "row": r,
+                      "field": PERSON_KEY, "value": pd.NA,
+                      "message": "no partner contact record for this woman's case number"}
+                     for r in unknown["_row"]]
+        date = inst.role_item(Role.EVENT_DATE)
+        if date is not None and inst.waves:
+            order = {w: i for i, w in enumerate(inst.waves)}
+            dated = frame[[PERSON_KEY, "_wave", "_row", date.id]].dropna()
+            dated = dated.assign(_order=dated["_wave"].map(order)).sort_values([PERSON_KEY, "_order"])
+            previous = dated.groupby(PERSON_KEY)[date.id].shift()
+            bad = dated[previous.notna() & (dated[date.id] < previous)]
+            rows += [{"code": "wave_out_of_order", "severity": "warning", "file": file, "row": r,
+                      "field": date.id, "value": pd.NA,
+                      "message": "this wave is dated before the woman's earlier wave"}
+                     for r in bad["_row"]]
+    from pceval.clean import ISSUE_COLUMNS
+
+    return pd.DataFrame(rows, columns=list(ISSUE_COLUMNS))
+
+
+# Stage 3: de-identify ----------------------------------------------------------------------
+
+def deidentify_all(project: Project, instruments: dict[str, Instrument],
+                   cleaned: dict[str, CleanResult], step: Step = _noop) -> dict[str, Deidentified]:
+    """Drop identifiers, pseudonymise keys and scrub free text for every instrument."""
+    key = load_key(env_var=project.config.privacy.key_env,
+                   key_file=(project.root / project.config.privacy.key_file)
+                   if project.config.privacy.key_file else None)
+    names: set[str] = set()
+    for source in project.config.sources:
+        names |= identifier_names(cleaned[source.file].frame, instruments[source.instrument])
+    scrubber = Scrubber(known_global=tuple(sorted(names)))
+    out: dict[str, Deidentified] = {}
+    for source in project.config.sources:
+        out[source.file] = deidentify(cleaned[source.file].frame, instruments[source.instrument],
+                                      key=key, scrubber=scrubber)
+        step(f"de-identify {source.file}")
+    return out
+
+
+# Stage 4: score ----------------------------------------------------------------------------
+
+def score(instruments: dict[str, Instrument], frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Score every declared scale of every instrument."""
+    return {inst_id: score_scales(frame, instruments[inst_id]) for inst_id, frame in frames.items()}
+
+
+def _concat_logs(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def build(project: Project, step: Step = _noop) -> BuildSummary:
+    """Run the build zones: ingest, validate + clean, de-identify, score.
+
+    Returns
+    -------
+    BuildSummary
+        Rows in, kept and quarantined per raw file, and the outputs written.
+    """
+    instruments = load_instruments_for(project)
+    raw_hashes = {s.file: sha256_file(project.source_path(s)) for s in project.config.sources
+                  if project.source_path(s).exists()}
+    staged = ingest(project, instruments, step)
+    cleaned = clean(project, instruments, staged, step)
+    deidentified = deidentify_all(project, instruments, cleaned, step)
+    by_instrument: dict[str, pd.DataFrame] = {}
+    for source in project.config.sources:
+        if source.instrument in by_instrument:
+            raise ConfigError(f"instrument {source.instrument} is listed for two raw files; "
+                              "combine the exports first", file=project.root / "pceval.yml",
+                              field="sources")
+        by_instrument[source.instrument] = deidentified[source.file].frame
+    scored = score(instruments, by_instrument)
+    step("score")
+
+    summary = BuildSummary()
+    build_dir = project.build
+    issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, instruments)])
+    audit = _concat_logs(c.audit for c in cleaned.values())
+    missing = _concat_logs(c.missing for c in cleaned.values())
+    quarantine = _concat_logs(c.quarantine for c in cleaned.values())
+    scrubs = _concat_logs(d.scrub_counts for d in deidentified.values())
+    outputs: list[Path] = []
+    for inst_id, frame in by_instrument.items():
+        outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
+        outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
+    if len(missing):
+        missing = missing.astype({"reason": "string"})
+    outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
+    outputs.append(write_csv(build_dir / "audit" / "audit_log.csv", audit))
+    outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))
+    outputs.append(write_csv(build_dir / "audit" / "scrubbing.csv", scrubs))
+    outputs.append(write_csv(build_dir / "quarantine" / "quarantine.csv", quarantine))
+    for source in project.config.sources:
+        result = cleaned[source.file]
+        summary.rows[source.file] = {"rows_in": result.rows_in, "rows_kept": result.rows_kept,
+                                     "rows_quarantined": result.rows_quarantined}
+    summary.issues = len(issues)
+    manifest = {
+        "pceval_version": __version__,
+        "raw": raw_hashes,
+        "instruments": {i.id: i.version for i in instruments.values()},
+        "rows": summary.rows,
+        "outputs": {str(p.relative_to(project.root)): sha256_file(p) for p in sorted(outputs)},
+    }
+    outputs.append(write_json(build_dir / "manifest.json", manifest))
+    summary.outputs = outputs
+    step("write build outputs")
+    return summary
+
+
+# Stage 5: analyse --------------------------------------------------------------------------
+
+def analyse(project: Project, step: Step = _noop) -> dict[str, pd.DataFrame]:
+    """Run the evaluation plan on ``build/scored`` and write ``results/``."""
+    instruments = load_instruments_for(project)
+    plan_path = project.folder("analysis") / "plan.yml"
+    plan = load_plan(plan_path)
+    data = {}
+    for inst_id in instruments:
+        path = project.build / "scored" / f"{inst_id}.parquet"
+        if not path.exists():
+            raise DataError("scored data not found", file=path, fix="run `pceval build` first")
+        data[inst_id] = pd.read_parquet(path)
+    privacy = project.config.privacy
+    rules = DisclosureRules(min_cell=privacy.effective_min_cell, min_denominator=privacy.min_denominator,
+                            min_service_n=privacy.min_service_n, strict=privacy.strict)
+    results = run_plan(plan, data, instruments, rules)
+    step("analyse")
+    combined = pd.concat(list(results.values()), ignore_index=True)
+    for qid, table in results.items():
+        write_csv(project.results / f"{qid}.csv", table)
+    write_csv(project.results / "results.csv", combined.loc[:, list(RESULT_COLUMNS)])
+    write_parquet(project.results / "results.parquet", combined)
+    questions = [q.model_dump(mode="json") for q in plan.questions]
+    write_json(project.results / "plan.json", {"title": plan.title, "version": plan.version,
+                                              "questions": questions,
+                                              "disclosure": rules.__dict__})
+    step("write results")
+    return results
+
+
+# Stage 6: report ---------------------------------------------------------------------------
+
+def report(project: Project, *, fmt: str = "html") -> Path:
+    """Render the evaluation report from ``results/`` into ``reports/``."""
+    from pceval.report.render import render_report
+
+    if not (project.results / "results.parquet").exists():
+        raise DataError("no results to report", file=project.results,
+                        fix="run `pceval analyse` first")
+    qmd = project.folder("reports") / "evaluation.qmd"
+    return render_report(qmd, output_dir=project.reports_out, fmt=fmt,
+                         params={"results_dir": str(project.results),
+                                 "title": project.config.name})
+
+
+def results_summary(project: Project) -> dict:
+    """The plan metadata written beside the results (for reports and the CLI)."""
+    return json.loads((project.results / "plan.json").read_text(encoding="utf-8"))
