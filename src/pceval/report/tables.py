@@ -105,7 +105,8 @@ def tbl_proportions(results: pd.DataFrame, *, question: str, breakdown: str = "s
     rows = rows.assign(_overall=rows["breakdown"].ne("overall")).sort_values(
         ["indicator", "_overall", "group"], kind="stable")
     shown = _display_frame(rows, labels, percent=True)
-    table = GT(shown, rowname_col="Group", groupname_col="Indicator")
+    # a fixed id keeps the rendered report byte-identical from run to run
+    table = GT(shown, rowname_col="Group", groupname_col="Indicator", id=f"gt-{question}")
     if title:
         table = table.tab_header(title=title)
     return _style(table)
@@ -132,7 +133,7 @@ def tbl_change(results: pd.DataFrame, *, question: str, breakdown: str = "servic
             "Change": interval(change, lambda v: fmt_num(v, signed=True)),
             "Effect size (dz)": interval(get("effect_size_dz"), fmt_num),
         })
-    table = GT(pd.DataFrame(records), rowname_col="Group")
+    table = GT(pd.DataFrame(records), rowname_col="Group", id=f"gt-{question}")
     if title:
         table = table.tab_header(title=title)
     return _style(table)
