@@ -75,6 +75,18 @@ def person_level(events: pd.DataFrame, question: Question, instrument: Instrumen
     return out.join(first).reset_index()
 
 
+def complete_pairs(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """Rows of the women who have the outcome at both the pre and the post wave."""
+    if question.outcome not in frame.columns:
+        raise AnalysisError(f"{question.id}: outcome {question.outcome!r} is not a scored column of "
+                            f"{question.data.source}")
+    waves = [question.waves["pre"], question.waves["post"]]
+    present = frame[frame["_wave"].isin(waves) & frame[question.outcome].notna()]
+    counts = present.groupby(PERSON_KEY)["_wave"].nunique()
+    complete = counts.index[counts == 2]
+    return present[present[PERSON_KEY].isin(complete)]
+
+
 def _indicator_columns(units: pd.DataFrame, question: Question) -> pd.DataFrame:
     out = units.copy()
     for indicator in question.indicators:
@@ -111,6 +123,9 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
     service = _service_column(instrument)
     if question.data.per_person:
         frame = person_level(frame, question, instrument)
+    if question.method == "paired_change":
+        # only women with both waves contribute, so services are pooled by that count
+        frame = complete_pairs(frame, question)
     # services with fewer women than the rule are pooled before anything is estimated, so
     # no estimate, interval or figure rests on them alone
     frame, _pooled = pool_small_groups(frame, group_col=service, min_n=rules.min_service_n,
@@ -131,8 +146,6 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
             parts.append(part)
     else:
         pre, post = question.waves["pre"], question.waves["post"]
-        if question.outcome not in frame.columns:
-            raise AnalysisError(f"{question.id}: outcome {question.outcome!r} is not a scored column of {source}")
         long = frame[[PERSON_KEY, "_wave", question.outcome, *breakdowns]]
         parts.append(paired_change(long, unit=PERSON_KEY, wave="_wave", value=question.outcome,
                                    pre=pre, post=post, question=question.id,

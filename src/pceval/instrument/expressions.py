@@ -121,6 +121,11 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
     if isinstance(node, ast.Call):
         item = node.args[0].id
         if node.func.id == "answered":
+            if item not in frame.columns:
+                # a multiple-choice item is answered when any of its choices is ticked
+                boxes = [c for c in frame.columns if str(c).startswith(f"{item}__")]
+                if boxes:
+                    return frame[boxes].fillna(0).astype(float).eq(1).any(axis=1)
             return _column(frame, item).notna()
         code = _eval(node.args[1], frame) if len(node.args) > 1 else None
         column = multi_column(item, code)

@@ -42,7 +42,7 @@ def identifier_names(frame: pd.DataFrame, instrument: Instrument) -> set[str]:
     >>> inst = load_instrument("contact_record")
     >>> f = pd.DataFrame({"woman_name": ["Ana Smith"], "man_name": [None], "woman_phone": ["0412"]})
     >>> sorted(identifier_names(f, inst))
-    ['Ana Smith', 'Smith']
+    ['Ana', 'Ana Smith', 'Smith']
     """
     names: set[str] = set()
     for item in instrument.data_items():
