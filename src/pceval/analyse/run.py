@@ -159,8 +159,37 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
     if breakdowns:
         names = {column: name for name, column in zip(question.breakdowns, breakdowns, strict=True)}
         result["breakdown"] = result["breakdown"].replace(names)
+    # a pool that is still smaller than the service rule would show those services all but
+    # alone; it is withheld, and suppress_results protects it from derivation by subtraction
+    small_pool = result["group"].eq(POOLED_LABEL) & result["n"].fillna(0).lt(rules.min_service_n)
+    result.loc[small_pool, "suppressed"] = True
+    result.loc[small_pool, "note"] = f"n.p.: pooled services have fewer than {rules.min_service_n} women"
+    result = _protect_small_pool(result, rules.min_service_n)
     return suppress_results(result, min_cell=rules.min_cell, min_denominator=rules.min_denominator,
                             strict=rules.strict)
+
+
+def _protect_small_pool(result: pd.DataFrame, min_n: int) -> pd.DataFrame:
+    """Withhold further groups until the withheld groups together reach ``min_n`` women.
+
+    Overall minus the shown groups gives the withheld groups' total, so a withheld pool of 8
+    women beside a published overall would be recovered by subtraction; hiding the next
+    smallest group makes the recoverable total rest on at least ``min_n`` women.
+    """
+    out = result.copy()
+    keys = ["question", "indicator", "statistic", "method", "breakdown"]
+    pooled_sets = out.loc[out["group"].eq(POOLED_LABEL) & out["suppressed"], keys].drop_duplicates()
+    for values in pooled_sets.itertuples(index=False):
+        members = out.index[(out[keys] == pd.Series(values, index=keys)).all(axis=1)]
+        while True:
+            hidden = out.loc[members][out.loc[members, "suppressed"]]
+            shown = out.loc[members][~out.loc[members, "suppressed"]]
+            if hidden["n"].fillna(0).sum() >= min_n or shown.empty:
+                break
+            smallest = shown.sort_values(["n", "group"], kind="stable").index[0]
+            out.loc[smallest, "suppressed"] = True
+            out.loc[smallest, "note"] = "n.p.: consequential"
+    return out
 
 
 def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
