@@ -105,3 +105,16 @@ def test_choice_text_export_is_refused(mini, tmp_path):
     with pytest.raises(DataError, match="numeric values") as info:
         read_export(path, instrument=mini)
     assert (info.value.row, info.value.field) == (4, "Status")
+
+
+def test_split_multi_value_fields_are_pointed_out(mini, export, values):
+    text = """\
+    ResponseId,case_id,help_1,help_2
+    Response ID,Case,Which help? - Counselling,Which help? - Legal
+    {"ImportId":"_recordId"},{"ImportId":"QID1_TEXT"},{"ImportId":"QID4_1"},{"ImportId":"QID4_2"}
+    R_1,AB0001,1,
+    """
+    result = read_export(export(text), instrument=mini)
+    assert values(result.frame, "help__1") == [None]
+    assert dict(result.dropped_columns)["help_1"].startswith("matches no item")
+    assert any("look like choices of item 'help'" in note for note in result.notes)

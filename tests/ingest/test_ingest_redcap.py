@@ -69,8 +69,9 @@ def test_classic_project_with_a_renamed_record_id(mini, export, values):
     study_id,redcap_repeat_instrument,redcap_repeat_instance,case_id,consent,mini_complete
     S-1,,,AB0001,1,2
     """
-    result = read_export(export(text), instrument=mini)
+    result = read_export(export(text), instrument=mini, events=EVENTS)
     assert result.platform == "redcap"
+    assert any("no redcap_event_name column" in note for note in result.notes)
     assert values(result.frame, "_record") == ["S-1"]
     assert values(result.frame, "_event") == [None]
     assert values(result.frame, "_complete") == ["1"]

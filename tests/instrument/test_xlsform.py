@@ -174,7 +174,9 @@ def test_wave_condition_added_for_an_all_wave_form_and_removed_on_import(write_y
     assert rows["better"]["relevant"] == "(${safe} = '1') and (${wave} = 'exit')"
     assert rows["better"]["pceval_relevance"] == "safe==1"  # the source as written
     assert rows["hours"]["relevant"] == "${wave} = 'baseline'"
-    assert rows["hours"]["hint::Français (fr)"] == "Hours in a week (-99 = Je préfère ne pas répondre)"
+    assert (
+        rows["hours"]["hint::Français (fr)"] == "Hours in a week (-99 = Je préfère ne pas répondre)"
+    )
     assert import_xlsform(path).instrument == inst
 
 
@@ -185,29 +187,42 @@ def test_to_xpath_writes_what_odk_expects():
     women = load_instrument("womens_survey")
     record = load_instrument("contact_record")
     assert to_xpath("safe_now == 1", women) == "${safe_now} = '1'"
-    assert to_xpath("children_n >= 2 and life_satisfaction < 5", women) == \
-        "${children_n} >= 2 and ${life_satisfaction} < 5"
+    assert (
+        to_xpath("children_n >= 2 and life_satisfaction < 5", women)
+        == "${children_n} >= 2 and ${life_satisfaction} < 5"
+    )
     assert to_xpath("selected(content, 'referral')", record) == "selected(${content}, 'referral')"
     assert to_xpath("answered(minutes)", record) == "string-length(${minutes}) > 0"
-    assert to_xpath("not (a == 1 or b == 2)", {"a": _info("integer"), "b": _info("integer")}) == \
-        "not(${a} = 1 or ${b} = 2)"
+    assert (
+        to_xpath("not (a == 1 or b == 2)", {"a": _info("integer"), "b": _info("integer")})
+        == "not(${a} = 1 or ${b} = 2)"
+    )
     assert to_xpath("event_date > '2024-01-01'", record) == "${event_date} > date('2024-01-01')"
     assert to_xpath("(minutes + 5) / 60", record, condition=False) == "(${minutes} + 5) div 60"
-    assert to_xpath("mode != 'phone'", record) == "string-length(${mode}) > 0 and ${mode} != 'phone'"
+    assert (
+        to_xpath("mode != 'phone'", record) == "string-length(${mode}) > 0 and ${mode} != 'phone'"
+    )
     with pytest.raises(ExpressionError, match="not an item"):
         to_xpath("nobody == 1", women)
 
 
 def test_from_xpath_reads_the_common_subset():
     record = load_instrument("contact_record")
-    assert from_xpath("${outcome} = 'reached' and count-selected(${content}) > 0", record) == \
-        "outcome == 'reached' and answered(content)"
+    assert (
+        from_xpath("${outcome} = 'reached' and count-selected(${content}) > 0", record)
+        == "outcome == 'reached' and answered(content)"
+    )
     assert from_xpath("${mode} != ''", record) == "answered(mode)"
     assert from_xpath("string-length(${mode}) = 0", record) == "not answered(mode)"
     # unguarded != is true on a blank in ODK, so it reads as not ==
     assert from_xpath("${mode} != 'sms'", record) == "not mode == 'sms'"
     assert from_xpath("${minutes} >= '10'", record) == "minutes >= 10"
-    for bad in ("if(${minutes} > 1, 1, 0)", "../minutes > 1", "${minutes} mod 2 = 0", "${nobody} = 1"):
+    for bad in (
+        "if(${minutes} > 1, 1, 0)",
+        "../minutes > 1",
+        "${minutes} mod 2 = 0",
+        "${nobody} = 1",
+    ):
         with pytest.raises(ExpressionError, match="cannot translate"):
             from_xpath(bad, record)
 
@@ -247,11 +262,17 @@ def expressions(draw, ctx=CTX, depth=2):
             return f"{name} {op} {draw(st.sampled_from(info.codes))!r}"
         if kind in (ItemType.INTEGER, ItemType.DECIMAL, ItemType.CALCULATED):
             op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
-            left = draw(st.sampled_from([name, f"{name} + 1", f"{name} * 2", f"({name} - 1) / 2", f"-{name}"]))
+            left = draw(
+                st.sampled_from(
+                    [name, f"{name} + 1", f"{name} * 2", f"({name} - 1) / 2", f"-{name}"]
+                )
+            )
             right = draw(st.one_of(st.integers(-5, 30), st.sampled_from([0.5, 2.25])))
             return f"{left} {op} {right!r}"
         if kind == ItemType.DATE:
-            return f"{name} {draw(st.sampled_from(['<', '>=']))} '2024-0{draw(st.integers(1, 9))}-01'"
+            return (
+                f"{name} {draw(st.sampled_from(['<', '>=']))} '2024-0{draw(st.integers(1, 9))}-01'"
+            )
         return f"{name} {draw(st.sampled_from(['==', '!=']))} {draw(st.sampled_from(['abc', 'x y', 'O']))!r}"
 
     def expr(level):
@@ -277,7 +298,20 @@ def test_xpath_translation_round_trips(source):
 
 # --- generated instruments round trip ------------------------------------------------------------
 
-WORDS = ["safe", "home", "Yes", "no", "often", "children", "l'aide", "Café", "why?", "support", "week", "9"]
+WORDS = [
+    "safe",
+    "home",
+    "Yes",
+    "no",
+    "often",
+    "children",
+    "l'aide",
+    "Café",
+    "why?",
+    "support",
+    "week",
+    "9",
+]
 LANGS = [("en",), ("en", "fr")]
 GROUPS = [None, None, "g1", "g2", "q1"]
 
@@ -298,16 +332,25 @@ def instruments(draw):
     waves = draw(st.sampled_from([(), ("baseline", "exit")]))
     missing_pool = draw(st.sampled_from([[-99, -98], ["-99", "dk"]]))
     kinds = ["prefer_not_to_say", "dont_know"]
-    missing = [{"code": c, "label": draw(texts(langs)), "kind": k} for c, k in zip(missing_pool, kinds, strict=True)]
+    missing = [
+        {"code": c, "label": draw(texts(langs)), "kind": k}
+        for c, k in zip(missing_pool, kinds, strict=True)
+    ]
     lists = {}
     for n in range(draw(st.integers(1, 3))):
         if draw(st.booleans()):
             codes = draw(st.lists(st.integers(0, 9), min_size=2, max_size=4, unique=True))
         else:
-            codes = draw(st.lists(st.sampled_from(["a", "b", "c_1", "x9"]), min_size=2, max_size=4, unique=True))
+            codes = draw(
+                st.lists(
+                    st.sampled_from(["a", "b", "c_1", "x9"]), min_size=2, max_size=4, unique=True
+                )
+            )
         lists[f"list{n}"] = [{"code": c, "label": draw(texts(langs))} for c in codes]
     items: list[dict] = []
-    roles_left = ["case_key", "service", "consent", "wave"] if waves else ["case_key", "service", "consent"]
+    roles_left = (
+        ["case_key", "service", "consent", "wave"] if waves else ["case_key", "service", "consent"]
+    )
     for index in range(draw(st.integers(1, 8))):
         kind = draw(st.sampled_from(list(ItemType)))
         item: dict = {"id": f"q{index}", "type": kind.value, "label": draw(texts(langs))}
@@ -319,51 +362,88 @@ def instruments(draw):
         item["required"] = draw(st.booleans())
         earlier = {i["id"]: i for i in items if i["type"] != "note"}
         if earlier and draw(st.booleans()):
-            ctx = {k: _info(v["type"], [c["code"] for c in lists.get(v.get("choices"), [])])
-                   for k, v in earlier.items()}
+            ctx = {
+                k: _info(v["type"], [c["code"] for c in lists.get(v.get("choices"), [])])
+                for k, v in earlier.items()
+            }
             source = draw(expressions(ctx, depth=1))
             if draw(st.integers(0, 3)) == 0:  # written by hand, not canonically
                 source = f"({source})".replace(" == ", "==")
             item["relevance"] = source
         if kind == ItemType.CALCULATED:
-            numeric = [k for k, v in earlier.items() if v["type"] in ("integer", "decimal", "calculated")]
+            numeric = [
+                k for k, v in earlier.items() if v["type"] in ("integer", "decimal", "calculated")
+            ]
             item["calculation"] = f"{numeric[-1]} * 2 + 1" if numeric else "1 + 1"
             if draw(st.booleans()):
                 item["label"] = ""
         if kind in (ItemType.INTEGER, ItemType.DECIMAL) and draw(st.booleans()):
             low = draw(st.integers(-5, 5)) + (0.5 if kind == ItemType.DECIMAL else 0)
-            item["constraint"] = {"min": low, "max": low + draw(st.integers(1, 50)),
-                                  "message": draw(texts(langs, optional=True))}
+            item["constraint"] = {
+                "min": low,
+                "max": low + draw(st.integers(1, 50)),
+                "message": draw(texts(langs, optional=True)),
+            }
         if kind in (ItemType.SHORT_TEXT, ItemType.LONG_TEXT) and draw(st.booleans()):
-            item["constraint"] = {"pattern": draw(st.sampled_from(["^[A-Z]{2}[0-9]{4}$", "^S[0-9]+$", r"^\w+$"]))}
+            item["constraint"] = {
+                "pattern": draw(st.sampled_from(["^[A-Z]{2}[0-9]{4}$", "^S[0-9]+$", r"^\w+$"]))
+            }
         if kind not in (ItemType.NOTE, ItemType.CALCULATED) and draw(st.booleans()):
-            item["missing_codes"] = draw(st.lists(st.sampled_from(missing_pool), min_size=1, max_size=2, unique=True))
+            item["missing_codes"] = draw(
+                st.lists(st.sampled_from(missing_pool), min_size=1, max_size=2, unique=True)
+            )
         if kind != ItemType.NOTE:
             item["sensitivity"] = draw(st.sampled_from(list(Sensitivity))).value
-            item["domains"] = draw(st.lists(st.sampled_from(["D01", "D12", "D14"]), max_size=2, unique=True))
+            item["domains"] = draw(
+                st.lists(st.sampled_from(["D01", "D12", "D14"]), max_size=2, unique=True)
+            )
             item["nos"] = draw(st.lists(st.sampled_from(["NOS1", "NOS4"]), max_size=2, unique=True))
             if roles_left and draw(st.integers(0, 3)) == 0:
                 item["role"] = roles_left.pop(draw(st.integers(0, len(roles_left) - 1)))
         if waves and draw(st.booleans()):
-            item["waves"] = draw(st.lists(st.sampled_from(waves), min_size=1, max_size=2, unique=True))
+            item["waves"] = draw(
+                st.lists(st.sampled_from(waves), min_size=1, max_size=2, unique=True)
+            )
         items.append(item)
     likert = [i["id"] for i in items if i["type"] == "likert"]
     scales = []
     if len(likert) >= 2:
-        scales.append({"id": "scale1", "label": draw(texts(langs)), "items": likert, "reverse": likert[:1],
-                       "method": draw(st.sampled_from(["mean", "sum"])), "domains": ["D12"]})
-    return Instrument.model_validate({
-        "kind": "instrument", "schema_version": 1, "id": "generated", "version": "0.1",
-        "title": draw(texts(langs)), "respondent": draw(st.sampled_from(["woman", "worker", "record"])),
-        "description": draw(texts(langs)), "languages": langs, "waves": waves,
-        "unit": draw(st.sampled_from(["response", "event"])), "choice_lists": lists,
-        "missing_codes": missing, "items": items, "scales": scales,
-        "support_services": ["Lifeline 13 11 14"],
-    })
+        scales.append(
+            {
+                "id": "scale1",
+                "label": draw(texts(langs)),
+                "items": likert,
+                "reverse": likert[:1],
+                "method": draw(st.sampled_from(["mean", "sum"])),
+                "domains": ["D12"],
+            }
+        )
+    return Instrument.model_validate(
+        {
+            "kind": "instrument",
+            "schema_version": 1,
+            "id": "generated",
+            "version": "0.1",
+            "title": draw(texts(langs)),
+            "respondent": draw(st.sampled_from(["woman", "worker", "record"])),
+            "description": draw(texts(langs)),
+            "languages": langs,
+            "waves": waves,
+            "unit": draw(st.sampled_from(["response", "event"])),
+            "choice_lists": lists,
+            "missing_codes": missing,
+            "items": items,
+            "scales": scales,
+            "support_services": ["Lifeline 13 11 14"],
+        }
+    )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(instruments())
 def test_generated_instrument_round_trips_and_converts(tmp_path, instrument):
     path = export_xlsform(instrument, tmp_path / "generated.xlsx")
@@ -377,6 +457,7 @@ def test_generated_instrument_round_trips_and_converts(tmp_path, instrument):
 
 L_EN, L_ES = "label::English (en)", "label::Español (es)"
 
+# fmt: off
 FOREIGN_SURVEY = [
     ["type", "name", L_EN, L_ES, "hint::English (en)", "hint::Español (es)", "relevant", "required",
      "constraint", "constraint_message::English (en)", "constraint_message::Español (es)", "calculation",
@@ -418,18 +499,37 @@ FOREIGN_CHOICES = [
 ]
 FOREIGN_SETTINGS = [["form_title", "form_id", "version", "default_language"],
                     ["Household survey", "hh_survey_2024", 2024051501, "English (en)"]]
+# fmt: on
 
 
 def test_someone_elses_form_is_imported_with_identifier_proposals(tmp_path):
-    path = write_workbook(tmp_path / "kobo.xlsx", {
-        "survey": FOREIGN_SURVEY, "choices": FOREIGN_CHOICES, "settings": FOREIGN_SETTINGS})
+    path = write_workbook(
+        tmp_path / "kobo.xlsx",
+        {"survey": FOREIGN_SURVEY, "choices": FOREIGN_CHOICES, "settings": FOREIGN_SETTINGS},
+    )
     assert pyxform_warnings(path) == []  # a valid XLSForm to begin with
     result = import_xlsform(path, respondent="woman")
     inst = result.instrument
-    assert inst.id == "hh_survey_2024" and inst.version == "2024051501" and inst.languages == ("en", "es")
+    assert (
+        inst.id == "hh_survey_2024"
+        and inst.version == "2024051501"
+        and inst.languages == ("en", "es")
+    )
     assert [i.id for i in inst.items] == [
-        "first_name", "phone", "dob", "consent_note", "adults", "kids", "people", "help", "help_detail",
-        "felt_safe", "postcode", "consent", "visit_date"]
+        "first_name",
+        "phone",
+        "dob",
+        "consent_note",
+        "adults",
+        "kids",
+        "people",
+        "help",
+        "help_detail",
+        "felt_safe",
+        "postcode",
+        "consent",
+        "visit_date",
+    ]
     # identifiers proposed by name and type, and applied
     proposed = {p.item: p.sensitivity for p in result.proposals}
     assert proposed["first_name"] == Sensitivity.DIRECT_IDENTIFIER
@@ -450,12 +550,19 @@ def test_someone_elses_form_is_imported_with_identifier_proposals(tmp_path):
     assert adults.constraint.message == {"en": "1 to 20", "es": "1 a 20"}
     assert inst.item("kids").relevance == "consent == 'yes' and adults > 0"
     assert inst.item("kids").missing_codes == (-99,)
-    assert inst.item("people").type == ItemType.CALCULATED and inst.item("people").calculation == "adults + kids"
+    assert (
+        inst.item("people").type == ItemType.CALCULATED
+        and inst.item("people").calculation == "adults + kids"
+    )
     # an unguarded != is true on a blank answer in ODK: read as "not =="
-    assert inst.item("help").relevance == \
-        "consent == 'yes' and (people > 1 or (kids >= 1 and (not consent_note == 'no')))"
-    assert inst.item("help_detail").relevance == \
-        "consent == 'yes' and selected(help, 'police') and (not selected(help, 'none'))"
+    assert (
+        inst.item("help").relevance
+        == "consent == 'yes' and (people > 1 or (kids >= 1 and (not consent_note == 'no')))"
+    )
+    assert (
+        inst.item("help_detail").relevance
+        == "consent == 'yes' and selected(help, 'police') and (not selected(help, 'none'))"
+    )
     assert inst.item("help_detail").type == ItemType.LONG_TEXT
     assert inst.item("felt_safe").type == ItemType.LIKERT
     assert inst.item("postcode").constraint.pattern == "^[0-9]{4}$"
@@ -473,16 +580,28 @@ def test_someone_elses_form_is_imported_with_identifier_proposals(tmp_path):
 
 
 def test_or_other_becomes_an_other_choice_and_a_text_item(tmp_path):
-    path = write_workbook(tmp_path / "f.xlsx", {
-        "survey": [["type", "name", "label"], ["select_one who or_other", "who", "Who helped?"]],
-        "choices": [["list_name", "name", "label"], ["who", "friend", "A friend"], ["who", "family", "Family"]],
-    })
+    path = write_workbook(
+        tmp_path / "f.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label"],
+                ["select_one who or_other", "who", "Who helped?"],
+            ],
+            "choices": [
+                ["list_name", "name", "label"],
+                ["who", "friend", "A friend"],
+                ["who", "family", "Family"],
+            ],
+        },
+    )
     result = import_xlsform(path)
     inst = result.instrument
     assert inst.languages == ("en",)
     assert [c.code for c in inst.choices_of("who")] == ["friend", "family", "other"]
     other = inst.item("who_other")
-    assert other.relevance == "selected(who, 'other')" and other.sensitivity == Sensitivity.FREE_TEXT
+    assert (
+        other.relevance == "selected(who, 'other')" and other.sensitivity == Sensitivity.FREE_TEXT
+    )
     assert any("or_other" in n for n in result.notes)
     assert pyxform_warnings(export_xlsform(inst, tmp_path / "back.xlsx")) == []
 
@@ -497,21 +616,53 @@ def _form(tmp_path, survey, choices=None, name="bad.xlsx"):
     return write_workbook(tmp_path / name, sheets)
 
 
-@pytest.mark.parametrize(("survey", "choices", "pattern"), [
-    ([["type", "name", "label"], ["select_one nolist", "q", "Q"]], [["list_name", "name", "label"], ["yn", 1, "Y"]],
-     r"row 2, field survey\.type: choice list 'nolist' is not in the choices sheet"),
-    ([["type", "name", "label", "relevant"], ["integer", "a", "A", None], ["integer", "b", "B", "if(${a} > 1, 1, 0)"]],
-     None, r"row 3, field survey\.relevant: cannot translate relevance 'if\(\$\{a\} > 1, 1, 0\)'"),
-    ([["type", "name", "label"], ["integer", "a", "A"], ["text", "a", "Again"]],
-     None, r"row 3, field survey\.name: name 'a' is used twice \(first at row 2\)"),
-    ([["type", "name", "label"], ["begin_repeat", "kids", "Kids"], ["integer", "age", "Age"], ["end_repeat", None, None]],
-     None, r"row 2, field survey\.type: repeat 'kids' cannot be imported: pceval needs one row per record"),
-    ([["type", "name", "label"], ["integer", "Age-1", "Age"]],
-     None, r"row 2, field survey\.name: name 'Age-1' cannot be a pceval item id.*fix: rename it, e\.g\. 'age_1'"),
-    ([["type", "name", "label", "relevant"], ["integer", "a", "A", "${b} > 1"]],
-     None, r"row 2, field survey\.relevant: .*\$\{b\} is not a question of this form"),
-])
-def test_malformed_forms_give_one_line_errors_with_sheet_and_row(tmp_path, survey, choices, pattern):
+@pytest.mark.parametrize(
+    ("survey", "choices", "pattern"),
+    [
+        (
+            [["type", "name", "label"], ["select_one nolist", "q", "Q"]],
+            [["list_name", "name", "label"], ["yn", 1, "Y"]],
+            r"row 2, field survey\.type: choice list 'nolist' is not in the choices sheet",
+        ),
+        (
+            [
+                ["type", "name", "label", "relevant"],
+                ["integer", "a", "A", None],
+                ["integer", "b", "B", "if(${a} > 1, 1, 0)"],
+            ],
+            None,
+            r"row 3, field survey\.relevant: cannot translate relevance 'if\(\$\{a\} > 1, 1, 0\)'",
+        ),
+        (
+            [["type", "name", "label"], ["integer", "a", "A"], ["text", "a", "Again"]],
+            None,
+            r"row 3, field survey\.name: name 'a' is used twice \(first at row 2\)",
+        ),
+        (
+            [
+                ["type", "name", "label"],
+                ["begin_repeat", "kids", "Kids"],
+                ["integer", "age", "Age"],
+                ["end_repeat", None, None],
+            ],
+            None,
+            r"row 2, field survey\.type: repeat 'kids' cannot be imported: pceval needs one row per record",
+        ),
+        (
+            [["type", "name", "label"], ["integer", "Age-1", "Age"]],
+            None,
+            r"row 2, field survey\.name: name 'Age-1' cannot be a pceval item id.*fix: rename it, e\.g\. 'age_1'",
+        ),
+        (
+            [["type", "name", "label", "relevant"], ["integer", "a", "A", "${b} > 1"]],
+            None,
+            r"row 2, field survey\.relevant: .*\$\{b\} is not a question of this form",
+        ),
+    ],
+)
+def test_malformed_forms_give_one_line_errors_with_sheet_and_row(
+    tmp_path, survey, choices, pattern
+):
     with pytest.raises(InstrumentError, match=pattern) as caught:
         import_xlsform(_form(tmp_path, survey, choices))
     assert "\n" not in str(caught.value) and "(fix: " in str(caught.value)
@@ -519,7 +670,9 @@ def test_malformed_forms_give_one_line_errors_with_sheet_and_row(tmp_path, surve
 
 def test_missing_survey_sheet_and_non_workbook(tmp_path):
     path = write_workbook(tmp_path / "x.xlsx", {"choices": [["list_name", "name", "label"]]})
-    with pytest.raises(InstrumentError, match=r"x\.xlsx: no 'survey' sheet \(sheets found: \['choices'\]\)"):
+    with pytest.raises(
+        InstrumentError, match=r"x\.xlsx: no 'survey' sheet \(sheets found: \['choices'\]\)"
+    ):
         import_xlsform(path)
     text = tmp_path / "form.xlsx"
     text.write_text("type,name\n")
@@ -527,12 +680,15 @@ def test_missing_survey_sheet_and_non_workbook(tmp_path):
         import_xlsform(text)
     old_excel = tmp_path / "form.xls"
     old_excel.write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(InstrumentError, match=r"form\.xls: not an \.xlsx workbook.*fix: save the XLSForm as"):
+    with pytest.raises(
+        InstrumentError, match=r"form\.xls: not an \.xlsx workbook.*fix: save the XLSForm as"
+    ):
         import_xlsform(old_excel)
 
 
 def test_export_refuses_an_item_without_a_label(write_yaml, tmp_path):
-    inst = load_instrument(write_yaml("""\
+    inst = load_instrument(
+        write_yaml("""\
         kind: instrument
         schema_version: 1
         id: tiny
@@ -541,6 +697,7 @@ def test_export_refuses_an_item_without_a_label(write_yaml, tmp_path):
         respondent: worker
         items:
           - {id: a, type: integer}
-        """))
+        """)
+    )
     with pytest.raises(InstrumentError, match="item 'a' has no label"):
         export_xlsform(inst, tmp_path / "t.xlsx")

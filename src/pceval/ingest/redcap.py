@@ -112,6 +112,10 @@ def read_redcap(text: TextFile, instrument: Instrument, *, events: Mapping[str, 
             plan.notes.append("no events mapping was given, so _wave is blank; list the event names "
                               "under events: of this source in pceval.yml")
 
+    elif events:
+        plan.notes.append(f"an events mapping was given but the file has no {EVENT} column "
+                          "(a classic, non-longitudinal project?), so _wave is blank")
+
     for name in REPEAT:
         if name in position:
             i = position[name]

@@ -41,6 +41,7 @@ import ast
 import datetime as _dt
 import io
 import json
+import math
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,7 @@ META_PREFIX = "pceval_"
 META_SHEET = "pceval"
 
 # Language names for XLSForm's ``label::Name (code)`` headers; ODK reads the code in brackets.
+# fmt: off
 LANGUAGE_NAMES = {
     "am": "Amharic", "ar": "العربية", "bn": "বাংলা", "de": "Deutsch", "el": "Ελληνικά",
     "en": "English", "es": "Español", "fa": "فارسی", "fr": "Français", "hi": "हिन्दी",
@@ -90,6 +92,7 @@ _NAME_TO_CODE = {name.lower(): code for code, name in LANGUAGE_NAMES.items()} | 
     "somali": "so", "swahili": "sw", "tamil": "ta", "thai": "th", "urdu": "ur", "nepali": "ne",
     "bengali": "bn", "amharic": "am", "indonesian": "id", "malay": "ms",
 }
+# fmt: on
 
 _ITEM_TYPES_OUT = {
     ItemType.SINGLE_CHOICE: "select_one",
@@ -105,8 +108,18 @@ _ITEM_TYPES_OUT = {
 }
 # Item fields the native XLSForm columns hold; every other field travels in a pceval_ column.
 _NATIVE_ITEM_FIELDS = frozenset(
-    {"id", "type", "label", "hint", "choices", "group", "required", "relevance", "constraint",
-     "calculation"}
+    {
+        "id",
+        "type",
+        "label",
+        "hint",
+        "choices",
+        "group",
+        "required",
+        "relevance",
+        "constraint",
+        "calculation",
+    }
 )
 _CHOICE_TYPES = frozenset({ItemType.SINGLE_CHOICE, ItemType.LIKERT, ItemType.MULTIPLE_CHOICE})
 _NUMBER_TYPES = frozenset({ItemType.INTEGER, ItemType.DECIMAL, ItemType.CALCULATED})
@@ -118,7 +131,12 @@ _NUMBER_TYPES = frozenset({ItemType.INTEGER, ItemType.DECIMAL, ItemType.CALCULAT
 
 _OR, _AND, _EQ, _REL, _ADD, _MUL, _UNARY, _ATOM = range(1, 9)
 _CMP_OPS = {ast.Eq: "=", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
-_BIN_OPS = {ast.Add: ("+", _ADD), ast.Sub: ("-", _ADD), ast.Mult: ("*", _MUL), ast.Div: ("div", _MUL)}
+_BIN_OPS = {
+    ast.Add: ("+", _ADD),
+    ast.Sub: ("-", _ADD),
+    ast.Mult: ("*", _MUL),
+    ast.Div: ("div", _MUL),
+}
 
 
 @dataclass(frozen=True)
@@ -131,13 +149,16 @@ class _Info:
 
 def _context(instrument: Instrument) -> dict[str, _Info]:
     return {
-        item.id: _Info(item.type, tuple(c.code for c in instrument.choices_of(item)) + item.missing_codes)
+        item.id: _Info(
+            item.type, tuple(c.code for c in instrument.choices_of(item)) + item.missing_codes
+        )
         for item in instrument.items
     }
 
 
-def to_xpath(expression: str, instrument: Instrument | Mapping[str, Any], *,
-             condition: bool = True) -> str:
+def to_xpath(
+    expression: str, instrument: Instrument | Mapping[str, Any], *, condition: bool = True
+) -> str:
     """Translate an instrument expression to ODK XPath.
 
     Parameters
@@ -181,10 +202,13 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
     """(True, value) when ``node`` is a constant or a negated number."""
     if isinstance(node, ast.Constant):
         return True, node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int | float)
-            and not isinstance(node.operand.value, bool)):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
         return True, -node.operand.value
     return False, None
 
@@ -197,15 +221,13 @@ def _quote(text: str, source: str) -> str:
     raise ExpressionError(f"expression {source!r}: XPath cannot write a text holding both ' and \"")
 
 
-def _number(value: int | float) -> str:
+def _number(value: float) -> str:
     if isinstance(value, int):
         return str(value)
+    if not math.isfinite(value):
+        raise ExpressionError(f"XPath has no literal for {value!r}")
     text = repr(value)
-    if "e" in text or "inf" in text or "nan" in text:
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ExpressionError(f"XPath has no literal for {value!r}")
-        text = format(value, "f")
-    return text
+    return format(value, "f") if "e" in text else text
 
 
 def _names(node: ast.AST) -> list[str]:
@@ -231,7 +253,9 @@ class _XPathWriter:
 
     def ref(self, name: str) -> str:
         if name not in self.ctx:
-            raise ExpressionError(f"expression {self.source!r} names {name!r}, which is not an item of the form")
+            raise ExpressionError(
+                f"expression {self.source!r} names {name!r}, which is not an item of the form"
+            )
         return f"${{{name}}}"
 
     def wrap(self, node: ast.AST, above: int, *, boolean: bool = False, strict: bool = True) -> str:
@@ -295,10 +319,14 @@ class _XPathWriter:
             if node.func.id == "answered":
                 return f"string-length({self.ref(item)}) > 0", _REL
             if len(node.args) != 2:
-                raise ExpressionError(f"expression {self.source!r}: selected() takes an item and a code")
+                raise ExpressionError(
+                    f"expression {self.source!r}: selected() takes an item and a code"
+                )
             is_lit, code = _literal(node.args[1])
             if not is_lit:
-                raise ExpressionError(f"expression {self.source!r}: selected() takes a code, not an expression")
+                raise ExpressionError(
+                    f"expression {self.source!r}: selected() takes a code, not an expression"
+                )
             return f"selected({self.ref(item)}, {_quote(str(code), self.source)})", _ATOM
         raise ExpressionError(f"expression {self.source!r}: cannot translate {type(node).__name__}")
 
@@ -311,7 +339,13 @@ class _XPathWriter:
         left_names, right_names = _names(left), _names(right)
         # XPath compares a blank answer as '' (so '' != 'a' is true); pceval says a comparison
         # with a blank is false. Guard the comparisons where the two disagree.
-        if symbol == "!=" and (left_names or right_names) or symbol == "=" and left_names and right_names:
+        if (
+            symbol == "!="
+            and (left_names or right_names)
+            or symbol == "="
+            and left_names
+            and right_names
+        ):
             guard = [f"string-length({self.ref(n)}) > 0" for n in _names(ast.Tuple([left, right]))]
             return " and ".join([*guard, text]), _AND
         return text, prec
@@ -357,7 +391,7 @@ def _tokenize(source: str) -> list[_Tok]:
     while pos < len(source):
         match = _TOKEN.match(source, pos)
         if not match or match.end() == pos:
-            raise _XPathError(f"cannot read {source[pos:pos + 12]!r}")
+            raise _XPathError(f"cannot read {source[pos : pos + 12]!r}")
         pos = match.end()
         if match.group("ref") is not None:
             tokens.append(_Tok("ref", match.group("refname")))
@@ -517,7 +551,11 @@ class _XPathReader:
             return ast.Constant(name == "true")
         if name == "date" and len(args) == 1 and isinstance(args[0], ast.Constant):
             return ast.Constant(str(args[0].value))
-        if name in ("string-length", "count-selected") and len(args) == 1 and isinstance(args[0], ast.Name):
+        if (
+            name in ("string-length", "count-selected")
+            and len(args) == 1
+            and isinstance(args[0], ast.Name)
+        ):
             return _Length(item=args[0].id)
         if name == "selected" and len(args) == 2 and isinstance(args[0], ast.Name):
             code = args[1]
@@ -525,8 +563,14 @@ class _XPathReader:
                 raise _XPathError("selected() must name a choice as a literal")
             value = self._typed(args[0].id, code.value, quoted=isinstance(code.value, str))
             return ast.Call(ast.Name("selected", ast.Load()), [args[0], self._const(value)], [])
-        if name == "regex" and self.allow_dot and len(args) == 2 and isinstance(args[0], _Dot) \
-                and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
+        if (
+            name == "regex"
+            and self.allow_dot
+            and len(args) == 2
+            and isinstance(args[0], _Dot)
+            and isinstance(args[1], ast.Constant)
+            and isinstance(args[1].value, str)
+        ):
             return ast.Call(ast.Name("regex", ast.Load()), [args[0], args[1]], [])
         raise _XPathError(f"{name}() has no equivalent in the expression language")
 
@@ -564,21 +608,37 @@ class _XPathReader:
         # string-length(${x}) > 0 and friends mean answered(x)
         for length, other, flipped in ((left, right, False), (right, left, True)):
             if isinstance(length, _Length):
-                if not (isinstance(other, ast.Constant) and other.value in (0, 1)
-                        and not isinstance(other.value, bool)):
-                    raise _XPathError(f"string-length(${{{length.item}}}) can only be compared with 0 or 1")
-                symbol = {ast.Eq: "=", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=",
-                          ast.Gt: ">", ast.GtE: ">="}[type(op)]
+                if not (
+                    isinstance(other, ast.Constant)
+                    and other.value in (0, 1)
+                    and not isinstance(other.value, bool)
+                ):
+                    raise _XPathError(
+                        f"string-length(${{{length.item}}}) can only be compared with 0 or 1"
+                    )
+                symbol = {
+                    ast.Eq: "=",
+                    ast.NotEq: "!=",
+                    ast.Lt: "<",
+                    ast.LtE: "<=",
+                    ast.Gt: ">",
+                    ast.GtE: ">=",
+                }[type(op)]
                 if flipped:
                     symbol = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(symbol, symbol)
                 answered = {("!=", 0), (">", 0), (">=", 1)}
                 unanswered = {("=", 0), ("<", 1), ("<=", 0)}
-                call = ast.Call(ast.Name("answered", ast.Load()), [ast.Name(length.item, ast.Load())], [])
+                call = ast.Call(
+                    ast.Name("answered", ast.Load()), [ast.Name(length.item, ast.Load())], []
+                )
                 if (symbol, other.value) in answered:
                     return call
                 if (symbol, other.value) in unanswered:
                     return ast.UnaryOp(ast.Not(), call)
-                raise _XPathError(f"string-length(${{{length.item}}}) {symbol} {other.value} is always true or false")
+                raise _XPathError(
+                    f"string-length(${{{length.item}}}) {symbol} {other.value} "
+                    "is always true or false"
+                )
         # ${x} != '' means answered(x)
         for name, other in ((left, right), (right, left)):
             if isinstance(name, ast.Name) and isinstance(other, ast.Constant) and other.value == "":
@@ -589,9 +649,13 @@ class _XPathReader:
                     return ast.UnaryOp(ast.Not(), call)
         left, right = self._plain(left), self._plain(right)
         if isinstance(left, ast.Name) and isinstance(right, ast.Constant):
-            right = self._const(self._typed(left.id, right.value, quoted=isinstance(right.value, str)))
+            right = self._const(
+                self._typed(left.id, right.value, quoted=isinstance(right.value, str))
+            )
         elif isinstance(right, ast.Name) and isinstance(left, ast.Constant):
-            left = self._const(self._typed(right.id, left.value, quoted=isinstance(left.value, str)))
+            left = self._const(
+                self._typed(right.id, left.value, quoted=isinstance(left.value, str))
+            )
         node = ast.Compare(left, [op], [right])
         if isinstance(op, ast.NotEq):
             node.pceval_unguarded = True  # type: ignore[attr-defined]
@@ -610,7 +674,9 @@ class _XPathReader:
         if names != _names(last):
             return None
         op = type(last.ops[0])
-        if op is not ast.NotEq and not (op is ast.Eq and _names(last.left) and _names(last.comparators[0])):
+        if op is not ast.NotEq and not (
+            op is ast.Eq and _names(last.left) and _names(last.comparators[0])
+        ):
             return None
         last.pceval_guarded = True  # type: ignore[attr-defined]
         last.pceval_unguarded = False  # type: ignore[attr-defined]
@@ -659,7 +725,8 @@ def from_xpath(xpath: str, instrument: Instrument | Mapping[str, Any]) -> str:
     --------
     >>> from pceval.instrument import load_instrument
     >>> women = load_instrument("womens_survey")
-    >>> from_xpath("${consent} = '1' and (${children_n} > 0 or selected(${help_received}, '3'))", women)
+    >>> from_xpath("${consent} = '1' and (${children_n} > 0 or selected(${help_received}, '3'))",
+    ...            women)
     'consent == 1 and (children_n > 0 or selected(help_received, 3))'
     >>> from_xpath("${relationship} != '2'", women)   # true when blank, as in ODK
     'not relationship == 2'
@@ -703,12 +770,17 @@ def _tidy(value: float) -> int | float:
 def _parse_constraint(xpath: str, item_type: ItemType) -> tuple[dict[str, Any], list[Code]]:
     """Read a constraint written as ranges and ``regex(., ...)``, optionally ``or . = code``."""
     tree = _XPathReader(xpath, {}, allow_dot=True).parse()
-    or_parts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.Or) else [tree]
+    or_parts = (
+        tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.Or) else [tree]
+    )
     main: list[ast.expr] = []
     codes: list[Code] = []
     for part in or_parts:
-        is_code = (isinstance(part, ast.Compare) and isinstance(part.ops[0], ast.Eq)
-                   and isinstance(part.left, _Dot))
+        is_code = (
+            isinstance(part, ast.Compare)
+            and isinstance(part.ops[0], ast.Eq)
+            and isinstance(part.left, _Dot)
+        )
         if is_code:
             ok, value = _literal(part.comparators[0])
             if not ok:
@@ -720,7 +792,9 @@ def _parse_constraint(xpath: str, item_type: ItemType) -> tuple[dict[str, Any], 
         raise _XPathError("only one range or pattern can be read, besides '. = code' alternatives")
     fields: dict[str, Any] = {}
     body = main[0]
-    conditions = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+    conditions = (
+        body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+    )
     for cond in conditions:
         if isinstance(cond, ast.Call) and cond.func.id == "regex":
             _set_once(fields, "pattern", cond.args[1].value)
@@ -778,9 +852,13 @@ _PLAIN_META = re.compile(r"^[A-Za-z_][\w.\-]*$")
 
 def _meta_cell(value: Any) -> str:
     """A metadata value as a cell: plain text for simple words, JSON otherwise."""
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if isinstance(getattr(value, "value", None), str):
         value = value.value
-    if isinstance(value, str) and _PLAIN_META.match(value) and value not in ("true", "false", "null"):
+    if (
+        isinstance(value, str)
+        and _PLAIN_META.match(value)
+        and value not in ("true", "false", "null")
+    ):
         return value
     return json.dumps(value, ensure_ascii=False)
 
@@ -860,8 +938,10 @@ class _FormWriter:
         self.wave = wave
         if wave is not None and wave not in instrument.waves:
             raise InstrumentError(
-                f"instrument {instrument.id!r} has no wave {wave!r}", field="wave",
-                fix=f"use one of {list(instrument.waves)}" if instrument.waves else "omit wave=")
+                f"instrument {instrument.id!r} has no wave {wave!r}",
+                field="wave",
+                fix=f"use one of {list(instrument.waves)}" if instrument.waves else "omit wave=",
+            )
         self.items = [i for i in instrument.items if wave is None or not i.waves or wave in i.waves]
         self.ids = {i.id for i in self.items}
         self.ctx = {k: v for k, v in _context(instrument).items() if k in self.ids}
@@ -873,8 +953,11 @@ class _FormWriter:
         taken = set(instrument.choice_lists)
         for item in self.items:
             if item.choices and item.missing_codes:
-                codes = tuple(c for c in item.missing_codes
-                              if c not in {ch.code for ch in instrument.choice_lists[item.choices]})
+                codes = tuple(
+                    c
+                    for c in item.missing_codes
+                    if c not in {ch.code for ch in instrument.choice_lists[item.choices]}
+                )
                 if not codes or (item.choices, codes) in self.derived:
                     continue
                 base = f"{item.choices}__" + "_".join(_code_token(c) for c in codes)
@@ -899,8 +982,14 @@ class _FormWriter:
         for missing in self.inst.missing_codes:
             yield missing.label
 
-    def text_cells(self, column: str, text: Text | None, row: dict, plain: list[str],
-                   suffix: dict[str, str] | None = None) -> None:
+    def text_cells(
+        self,
+        column: str,
+        text: Text | None,
+        row: dict,
+        plain: list[str],
+        suffix: dict[str, str] | None = None,
+    ) -> None:
         for lang in self.langs:
             value = text_in(text, lang) if isinstance(text, str) else (text or {}).get(lang, "")
             extra = (suffix or {}).get(lang, "")
@@ -914,8 +1003,11 @@ class _FormWriter:
         """The XLSForm list of a choice item: its own, or the copy with its missing codes."""
         if item.choices is None:
             return ""
-        codes = tuple(c for c in item.missing_codes
-                      if c not in {ch.code for ch in self.inst.choice_lists[item.choices]})
+        codes = tuple(
+            c
+            for c in item.missing_codes
+            if c not in {ch.code for ch in self.inst.choice_lists[item.choices]}
+        )
         return self.derived.get((item.choices, codes), item.choices)
 
     def sheets(self) -> dict[str, list[dict[str, Any]]]:
@@ -932,7 +1024,7 @@ class _FormWriter:
                 if block is not None:
                     block_name = self._block_name(block, used_names)
                     members = [item]
-                    for later in self.items[index + 1:]:
+                    for later in self.items[index + 1 :]:
                         if later.group != block:
                             break
                         members.append(later)
@@ -946,13 +1038,20 @@ class _FormWriter:
         if block is not None:
             survey.append({"type": "end_group", "name": block_name})
         choices = self.choice_rows()
-        settings = [{
-            "form_title": text_in(self.inst.title, self.langs[0]),
-            "form_id": self.inst.id,
-            "version": self.inst.version,
-            "default_language": _language_header(self.langs[0]),
-        }]
-        return {"survey": survey, "choices": choices, "settings": settings, META_SHEET: self.meta_rows()}
+        settings = [
+            {
+                "form_title": text_in(self.inst.title, self.langs[0]),
+                "form_id": self.inst.id,
+                "version": self.inst.version,
+                "default_language": _language_header(self.langs[0]),
+            }
+        ]
+        return {
+            "survey": survey,
+            "choices": choices,
+            "settings": settings,
+            META_SHEET: self.meta_rows(),
+        }
 
     def _block_name(self, group: str, used: set[str]) -> str:
         name, n = group, 2
@@ -973,7 +1072,8 @@ class _FormWriter:
                     raise InstrumentError(
                         f"{attr} {source!r} names {missing}, which are not asked{where}",
                         field=f"item {item.id}.{attr}",
-                        fix="ask those items at this wave too, or change the expression")
+                        fix="ask those items at this wave too, or change the expression",
+                    )
 
     def item_row(self, item: Item) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -983,12 +1083,19 @@ class _FormWriter:
         row["type"] = f"{kind} {self.list_name(item)}" if item.choices else kind
         row["name"] = item.id
         if not text_in(item.label) and not text_in(item.hint) and item.type != ItemType.CALCULATED:
-            raise InstrumentError(f"item {item.id!r} has no label; ODK shows every question with one",
-                                  field=f"item {item.id}.label", fix="give the item a label")
+            raise InstrumentError(
+                f"item {item.id!r} has no label; ODK shows every question with one",
+                field=f"item {item.id}.label",
+                fix="give the item a label",
+            )
         self.text_cells("label", item.label, row, plain)
         suffix = None
-        if item.missing_codes and item.type in {ItemType.INTEGER, ItemType.DECIMAL,
-                                                ItemType.SHORT_TEXT, ItemType.LONG_TEXT}:
+        if item.missing_codes and item.type in {
+            ItemType.INTEGER,
+            ItemType.DECIMAL,
+            ItemType.SHORT_TEXT,
+            ItemType.LONG_TEXT,
+        }:
             labels = {m.code: m.label for m in self.inst.missing_codes}
             suffix = {lang: _missing_hint(labels, item.missing_codes, lang) for lang in self.langs}
             generated.append("hint")
@@ -1029,7 +1136,12 @@ class _FormWriter:
         return f"({rel}) and ({wave_x})" if rel else wave_x
 
     def _wave_clause(self, item: Item) -> str:
-        if self.wave is not None or self.wave_item is None or not item.waves or item is self.wave_item:
+        if (
+            self.wave is not None
+            or self.wave_item is None
+            or not item.waves
+            or item is self.wave_item
+        ):
             return ""
         w = self.wave_item.id
         return to_xpath(" or ".join(f"{w} == {code!r}" for code in item.waves), self.ctx)
@@ -1058,12 +1170,20 @@ class _FormWriter:
         data = self.inst.model_dump(mode="json", exclude={"items", "choice_lists"})
         if self.wave is not None:
             data["scales"] = [s for s in data["scales"] if set(s["items"]) <= self.ids]
-        rows = [{"key": "format", "value": FORMAT}, {"key": "format_version", "value": str(FORMAT_VERSION)}]
+        rows = [
+            {"key": "format", "value": FORMAT},
+            {"key": "format_version", "value": str(FORMAT_VERSION)},
+        ]
         if self.wave is not None:
             rows.append({"key": "wave", "value": json.dumps(self.wave)})
-        rows.append({"key": "derived_lists",
-                     "value": json.dumps({name: base for (base, _), name in self.derived.items()},
-                                         ensure_ascii=False)})
+        rows.append(
+            {
+                "key": "derived_lists",
+                "value": json.dumps(
+                    {name: base for (base, _), name in self.derived.items()}, ensure_ascii=False
+                ),
+            }
+        )
         for key, value in data.items():
             rows.append({"key": key, "value": json.dumps(value, ensure_ascii=False)})
         return rows
@@ -1126,9 +1246,25 @@ def _write_workbook(path: Path, sheets: Mapping[str, list[dict[str, Any]]]) -> P
     return path
 
 
-_COLUMN_ORDER = ["list_name", "type", "name", "label", "hint", "required", "relevant", "constraint",
-                 "constraint_message", "calculation", "appearance", "form_title", "form_id",
-                 "version", "default_language", "key", "value"]
+_COLUMN_ORDER = [
+    "list_name",
+    "type",
+    "name",
+    "label",
+    "hint",
+    "required",
+    "relevant",
+    "constraint",
+    "constraint_message",
+    "calculation",
+    "appearance",
+    "form_title",
+    "form_id",
+    "version",
+    "default_language",
+    "key",
+    "value",
+]
 
 
 def _order_columns(columns: list[str]) -> list[str]:
@@ -1174,8 +1310,10 @@ class Proposal:
     reason: str
 
     def __str__(self) -> str:
-        return (f"item {self.item!r} marked {self.sensitivity.value} ({self.reason}); "
-                "check it before using the instrument")
+        return (
+            f"item {self.item!r} marked {self.sensitivity.value} ({self.reason}); "
+            "check it before using the instrument"
+        )
 
 
 @dataclass(frozen=True)
@@ -1205,68 +1343,192 @@ class ImportResult:
 
 
 # Metadata rows in ODK forms that are not questions; their columns in exports are not items.
-_META_TYPES = frozenset({
-    "start", "end", "today", "deviceid", "imei", "subscriberid", "simserial", "phonenumber",
-    "username", "email", "audit", "start-geopoint", "background-audio", "uri:deviceid",
-    "uri:subscriberid", "uri:simserial", "uri:phonenumber", "uri:username", "uri:email",
-})
-_IDENTIFYING_META = frozenset({"deviceid", "imei", "subscriberid", "simserial", "phonenumber",
-                                "username", "email", "start-geopoint", "background-audio"})
+_META_TYPES = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "imei",
+        "subscriberid",
+        "simserial",
+        "phonenumber",
+        "username",
+        "email",
+        "audit",
+        "start-geopoint",
+        "background-audio",
+        "uri:deviceid",
+        "uri:subscriberid",
+        "uri:simserial",
+        "uri:phonenumber",
+        "uri:username",
+        "uri:email",
+    }
+)
+_IDENTIFYING_META = frozenset(
+    {
+        "deviceid",
+        "imei",
+        "subscriberid",
+        "simserial",
+        "phonenumber",
+        "username",
+        "email",
+        "start-geopoint",
+        "background-audio",
+    }
+)
 # Question types pceval has no equivalent for: left out with a note.
-_UNSUPPORTED_TYPES = frozenset({
-    "geopoint", "geotrace", "geoshape", "image", "photo", "audio", "video", "file", "barcode",
-    "time", "datetime", "dateTime", "acknowledge", "trigger", "hidden", "rank", "xml-external",
-    "csv-external", "signature", "select_from_file",
-})
+_UNSUPPORTED_TYPES = frozenset(
+    {
+        "geopoint",
+        "geotrace",
+        "geoshape",
+        "image",
+        "photo",
+        "audio",
+        "video",
+        "file",
+        "barcode",
+        "time",
+        "datetime",
+        "dateTime",
+        "acknowledge",
+        "trigger",
+        "hidden",
+        "rank",
+        "xml-external",
+        "csv-external",
+        "signature",
+        "select_from_file",
+    }
+)
 _TYPE_ALIASES = {
-    "select_one": "select_one", "select_multiple": "select_multiple", "begin_group": "begin_group",
-    "end_group": "end_group", "begin_repeat": "begin_repeat", "end_repeat": "end_repeat",
-    "select one from": "select_one", "select all that apply from": "select_multiple",
-    "add select one prompt using": "select_one", "add select multiple prompt using": "select_multiple",
-    "int": "integer", "string": "text", "select one": "select_one", "select1": "select_one",
-    "select all that apply": "select_multiple", "select multiple": "select_multiple",
-    "begin group": "begin_group", "end group": "end_group", "begin repeat": "begin_repeat",
-    "end repeat": "end_repeat", "begin loop": "begin_repeat", "end loop": "end_repeat",
-    "begin_loop": "begin_repeat", "end_loop": "end_repeat", "add note prompt": "note",
-    "add integer prompt": "integer", "add decimal prompt": "decimal", "add date prompt": "date",
-    "add text prompt": "text", "select_one_from_file": "select_from_file",
-    "select_multiple_from_file": "select_from_file", "select one from file": "select_from_file",
-    "select multiple from file": "select_from_file", "select_one_external": "select_from_file",
+    "select_one": "select_one",
+    "select_multiple": "select_multiple",
+    "begin_group": "begin_group",
+    "end_group": "end_group",
+    "begin_repeat": "begin_repeat",
+    "end_repeat": "end_repeat",
+    "select one from": "select_one",
+    "select all that apply from": "select_multiple",
+    "add select one prompt using": "select_one",
+    "add select multiple prompt using": "select_multiple",
+    "int": "integer",
+    "string": "text",
+    "select one": "select_one",
+    "select1": "select_one",
+    "select all that apply": "select_multiple",
+    "select multiple": "select_multiple",
+    "begin group": "begin_group",
+    "end group": "end_group",
+    "begin repeat": "begin_repeat",
+    "end repeat": "end_repeat",
+    "begin loop": "begin_repeat",
+    "end loop": "end_repeat",
+    "begin_loop": "begin_repeat",
+    "end_loop": "end_repeat",
+    "add note prompt": "note",
+    "add integer prompt": "integer",
+    "add decimal prompt": "decimal",
+    "add date prompt": "date",
+    "add text prompt": "text",
+    "select_one_from_file": "select_from_file",
+    "select_multiple_from_file": "select_from_file",
+    "select one from file": "select_from_file",
+    "select multiple from file": "select_from_file",
+    "select_one_external": "select_from_file",
 }
 _HEADER_ALIASES = {
-    "relevance": "relevant", "caption": "label", "constraining_message": "constraint_message",
-    "jr:constraintmsg": "constraint_message", "calculate": "calculation", "bind::relevant": "relevant",
-    "bind::calculate": "calculation", "bind::constraint": "constraint", "bind::required": "required",
-    "value": "name", "tag": "name", "command": "type", "list name": "list_name",
+    "relevance": "relevant",
+    "caption": "label",
+    "constraining_message": "constraint_message",
+    "jr:constraintmsg": "constraint_message",
+    "calculate": "calculation",
+    "bind::relevant": "relevant",
+    "bind::calculate": "calculation",
+    "bind::constraint": "constraint",
+    "bind::required": "required",
+    "value": "name",
+    "tag": "name",
+    "command": "type",
+    "list name": "list_name",
 }
 _YES = {"yes", "true", "true()", "1", "y"}
 
 _IDENTIFIER_WORDS = {
     Sensitivity.DIRECT_IDENTIFIER: (
-        "name", "names", "firstname", "givenname", "surname", "lastname", "familyname",
-        "fullname", "nickname", "dob", "birth", "birthday", "birthdate", "medicare", "passport",
-        "licence", "license", "signature", "crn", "tfn",
+        "name",
+        "names",
+        "firstname",
+        "givenname",
+        "surname",
+        "lastname",
+        "familyname",
+        "fullname",
+        "nickname",
+        "dob",
+        "birth",
+        "birthday",
+        "birthdate",
+        "medicare",
+        "passport",
+        "licence",
+        "license",
+        "signature",
+        "crn",
+        "tfn",
     ),
     Sensitivity.CONTACT_SAFETY: (
-        "phone", "mobile", "cell", "tel", "telephone", "landline", "email", "mail", "address",
-        "street", "suburb", "postcode", "zipcode", "zip", "postal", "residence", "whatsapp",
+        "phone",
+        "mobile",
+        "cell",
+        "tel",
+        "telephone",
+        "landline",
+        "email",
+        "mail",
+        "address",
+        "street",
+        "suburb",
+        "postcode",
+        "zipcode",
+        "zip",
+        "postal",
+        "residence",
+        "whatsapp",
         "contact",
     ),
 }
 _IDENTIFIER_PHRASES = {
     Sensitivity.DIRECT_IDENTIFIER: re.compile(
         r"\b(your|her|his|full|first|given|last|family) name\b|\bsurname\b|\bdate of birth\b|"
-        r"\bbirth ?day\b", re.I),
+        r"\bbirth ?day\b",
+        re.IGNORECASE,
+    ),
     Sensitivity.CONTACT_SAFETY: re.compile(
         r"\bphone\b|\bmobile\b|\be-?mail\b|\baddress\b|\bpost ?code\b|\bsafe (time|times|way) to "
-        r"contact\b", re.I),
+        r"contact\b",
+        re.IGNORECASE,
+    ),
 }
 _MISSING_LABELS = (
-    (MissingKind.PREFER_NOT_TO_SAY,
-     re.compile(r"prefer not|rather not|refus|decline|don'?t want to (say|answer)|no answer", re.I)),
-    (MissingKind.DONT_KNOW, re.compile(r"don'?t know|do not know|not sure|unsure|not known|^unknown$", re.I)),
-    (MissingKind.NOT_APPLICABLE,
-     re.compile(r"not applicable|^n/?a$|does not apply|doesn'?t apply", re.I)),
+    (
+        MissingKind.PREFER_NOT_TO_SAY,
+        re.compile(
+            r"prefer not|rather not|refus|decline|don'?t want to (say|answer)|no answer",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        MissingKind.DONT_KNOW,
+        re.compile(r"don'?t know|do not know|not sure|unsure|not known|^unknown$", re.IGNORECASE),
+    ),
+    (
+        MissingKind.NOT_APPLICABLE,
+        re.compile(r"not applicable|^n/?a$|does not apply|doesn'?t apply", re.IGNORECASE),
+    ),
 )
 
 
@@ -1372,8 +1634,15 @@ class _FormReader:
         self.notes: list[str] = []
         self.proposals: list[Proposal] = []
 
-    def error(self, message: str, *, sheet: str | None = None, row: int | None = None,
-              column: str | None = None, fix: str | None = None) -> InstrumentError:
+    def error(
+        self,
+        message: str,
+        *,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        fix: str | None = None,
+    ) -> InstrumentError:
         where = ".".join(p for p in (sheet, column) if p) or None
         if sheet and not column:
             where = f"{sheet} sheet"
@@ -1389,13 +1658,18 @@ class _FormReader:
         try:
             wb = load_workbook(self.path, read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise InstrumentError(f"not an .xlsx workbook ({type(exc).__name__})", file=self.path,
-                                  fix="save the XLSForm as an Excel .xlsx workbook") from None
+            raise InstrumentError(
+                f"not an .xlsx workbook ({type(exc).__name__})",
+                file=self.path,
+                fix="save the XLSForm as an Excel .xlsx workbook",
+            ) from None
         sheets: dict[str, _Sheet] = {}
         try:
             for ws in wb.worksheets:
                 rows = list(ws.iter_rows(values_only=True))
-                header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else ())]
+                header = [
+                    str(h).strip() if h is not None else "" for h in (rows[0] if rows else ())
+                ]
                 cells = []
                 for number, values in enumerate(rows[1:], start=2):
                     record = {}
@@ -1418,24 +1692,36 @@ class _FormReader:
     def read(self) -> ImportResult:
         sheets = self.load()
         if "survey" not in sheets:
-            raise self.error(f"no 'survey' sheet (sheets found: {[s.name for s in sheets.values()]})",
-                             fix="an XLSForm needs a survey sheet with type, name and label columns")
+            raise self.error(
+                f"no 'survey' sheet (sheets found: {[s.name for s in sheets.values()]})",
+                fix="an XLSForm needs a survey sheet with type, name and label columns",
+            )
         self.meta = self.read_meta(sheets.get(META_SHEET))
         self.own = self.meta.get("format") == FORMAT
         survey = self.normalise(sheets["survey"], "survey")
         for needed in ("type", "name"):
             if needed not in {c[0] for c in survey.columns}:
-                raise self.error(f"the survey sheet has no {needed!r} column", sheet="survey", row=1,
-                                 fix=f"add a {needed!r} column")
+                raise self.error(
+                    f"the survey sheet has no {needed!r} column",
+                    sheet="survey",
+                    row=1,
+                    fix=f"add a {needed!r} column",
+                )
         choices_sheet = sheets.get("choices")
         choices = self.normalise(choices_sheet, "choices") if choices_sheet else None
         settings_sheet = sheets.get("settings")
         settings = settings_sheet.rows[0].values if settings_sheet and settings_sheet.rows else {}
         settings = {_snake(k): v for k, v in settings.items()}
 
-        self.default_lang = self.meta_langs()[0] if self.own else (
-            _language_code(str(settings["default_language"])) if settings.get("default_language")
-            else None)
+        self.default_lang = (
+            self.meta_langs()[0]
+            if self.own
+            else (
+                _language_code(str(settings["default_language"]))
+                if settings.get("default_language")
+                else None
+            )
+        )
         self.langs = self.languages(survey, choices)
         self.lists = self.read_choices(choices)
         pending = self.read_survey(survey)
@@ -1454,7 +1740,9 @@ class _FormReader:
                 key = (header, None)
             else:
                 base, _, lang = header.partition("::")
-                base = _HEADER_ALIASES.get(header.lower(), _HEADER_ALIASES.get(_snake(base), _snake(base)))
+                base = _HEADER_ALIASES.get(
+                    header.lower(), _HEADER_ALIASES.get(_snake(base), _snake(base))
+                )
                 if base in ("label", "hint", "constraint_message") and lang:
                     key = (base, lang.strip())
                 else:
@@ -1462,7 +1750,9 @@ class _FormReader:
             mapping[header] = key
             columns.append(key)
         for cell in sheet.rows:
-            rows.append(_Cell(cell.row, {mapping[h]: v for h, v in cell.values.items() if h in mapping}))
+            rows.append(
+                _Cell(cell.row, {mapping[h]: v for h, v in cell.values.items() if h in mapping})
+            )
         return _Sheet(name, columns, rows)  # type: ignore[arg-type]
 
     def read_meta(self, sheet: _Sheet | None) -> dict[str, Any]:
@@ -1479,8 +1769,13 @@ class _FormReader:
             try:
                 out[str(key)] = json.loads(value) if isinstance(value, str) else value
             except json.JSONDecodeError:
-                raise self.error(f"value of {key!r} is not valid JSON", sheet=META_SHEET, row=cell.row,
-                                 column="value", fix="restore the value pceval wrote") from None
+                raise self.error(
+                    f"value of {key!r} is not valid JSON",
+                    sheet=META_SHEET,
+                    row=cell.row,
+                    column="value",
+                    fix="restore the value pceval wrote",
+                ) from None
         return out
 
     def meta_langs(self) -> list[str]:
@@ -1540,22 +1835,37 @@ class _FormReader:
                 continue
             code = values.get(("name", None))
             if code is None:
-                raise self.error(f"a choice of list {list_name!r} has no name", sheet="choices",
-                                 row=cell.row, column="name", fix="give every choice a name (its code)")
+                raise self.error(
+                    f"a choice of list {list_name!r} has no name",
+                    sheet="choices",
+                    row=cell.row,
+                    column="name",
+                    fix="give every choice a name (its code)",
+                )
             texts, _ = self.text(values, "label")
             plain = "label" in str(values.get((f"{META_PREFIX}text", None)) or "").split()
             label = self.shape(texts, plain)
-            raw.setdefault(str(list_name).strip(), []).append((cell.row, code, label if label is not None else ""))
+            raw.setdefault(str(list_name).strip(), []).append(
+                (cell.row, code, label if label is not None else "")
+            )
         for list_name, rows in raw.items():
             lists[list_name] = []
             codes = [self.code(v) for _, v, _ in rows]
-            if not self.own and all(isinstance(c, int) or re.fullmatch(r"-?\d+", str(c)) for c in codes):
+            if not self.own and all(
+                isinstance(c, int) or re.fullmatch(r"-?\d+", str(c)) for c in codes
+            ):
                 codes = [int(c) for c in codes]
             seen: dict[Code, int] = {}
             for (row, _, label), code in zip(rows, codes, strict=True):
                 if code in seen:
-                    raise self.error(f"choice {code!r} appears twice in list {list_name!r} (first at row {seen[code]})",
-                                     sheet="choices", row=row, column="name", fix="give each choice its own name")
+                    raise self.error(
+                        f"choice {code!r} appears twice in list {list_name!r} "
+                        f"(first at row {seen[code]})",
+                        sheet="choices",
+                        row=row,
+                        column="name",
+                        fix="give each choice its own name",
+                    )
                 seen[code] = row
                 lists[list_name].append((row, code, label))
         return lists
@@ -1584,9 +1894,13 @@ class _FormReader:
             head, args = _split_type(kind)
             name = _str(values.get(("name", None)))
             if head in ("begin_repeat", "end_repeat"):
-                raise self.error(f"repeat {name or ''!r} cannot be imported: pceval needs one row per record",
-                                 sheet="survey", row=cell.row, column="type",
-                                 fix="make the repeat a separate form (or instrument) with one row per record")
+                raise self.error(
+                    f"repeat {name or ''!r} cannot be imported: pceval needs one row per record",
+                    sheet="survey",
+                    row=cell.row,
+                    column="type",
+                    fix="make the repeat a separate form (or instrument) with one row per record",
+                )
             if head == "begin_group":
                 group = values.get((f"{META_PREFIX}group", None)) if self.own else None
                 group = str(group) if group else self.group_id(name, cell.row)
@@ -1594,35 +1908,61 @@ class _FormReader:
                 continue
             if head == "end_group":
                 if not stack:
-                    raise self.error("end_group without a begin_group", sheet="survey", row=cell.row,
-                                     column="type", fix="delete the row or add the begin_group")
+                    raise self.error(
+                        "end_group without a begin_group",
+                        sheet="survey",
+                        row=cell.row,
+                        column="type",
+                        fix="delete the row or add the begin_group",
+                    )
                 stack.pop()
                 continue
             if head in _META_TYPES:
                 identifying = head.removeprefix("uri:") in _IDENTIFYING_META
                 self.notes.append(
-                    f"survey row {cell.row}: {kind} field {name!r} is device metadata, not a question; "
-                    + ("it identifies the device or its user: drop its column from data exports"
-                       if identifying else "its column in data exports is not an item"))
+                    f"survey row {cell.row}: {kind} field {name!r} is device metadata, "
+                    "not a question; "
+                    + (
+                        "it identifies the device or its user: drop its column from data exports"
+                        if identifying
+                        else "its column in data exports is not an item"
+                    )
+                )
                 continue
             if head in _UNSUPPORTED_TYPES:
-                self.notes.append(f"survey row {cell.row}: {kind} question {name!r} left out "
-                                  "(pceval has no such item type)")
+                self.notes.append(
+                    f"survey row {cell.row}: {kind} question {name!r} left out "
+                    "(pceval has no such item type)"
+                )
                 continue
             if not name:
-                raise self.error("the row has a type but no name", sheet="survey", row=cell.row,
-                                 column="name", fix="give the question a name")
+                raise self.error(
+                    "the row has a type but no name",
+                    sheet="survey",
+                    row=cell.row,
+                    column="name",
+                    fix="give the question a name",
+                )
             if not re.match(ID_PATTERN, name) or len(name) > 26:
                 suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:26] or "q"
                 if not suggestion[0].isalpha():
                     suggestion = f"q_{suggestion}"[:26]
                 raise self.error(
                     f"name {name!r} cannot be a pceval item id (lowercase letters, digits and _, "
-                    "starting with a letter, at most 26 characters)", sheet="survey", row=cell.row,
-                    column="name", fix=f"rename it, e.g. {suggestion!r}, before deploying the form")
+                    "starting with a letter, at most 26 characters)",
+                    sheet="survey",
+                    row=cell.row,
+                    column="name",
+                    fix=f"rename it, e.g. {suggestion!r}, before deploying the form",
+                )
             if name in names:
-                raise self.error(f"name {name!r} is used twice (first at row {names[name]})", sheet="survey",
-                                 row=cell.row, column="name", fix="give every question its own name")
+                raise self.error(
+                    f"name {name!r} is used twice (first at row {names[name]})",
+                    sheet="survey",
+                    row=cell.row,
+                    column="name",
+                    fix="give every question its own name",
+                )
             names[name] = cell.row
             item = self.item_data(cell, kind, head, args, name)
             item.data["group"] = stack[-1][0] if stack else None
@@ -1631,20 +1971,40 @@ class _FormReader:
             if item.or_other:
                 other = f"{name}_other"
                 if other in names or len(other) > 26:
-                    raise self.error(f"or_other needs a text item {other!r}, which is taken or too long",
-                                     sheet="survey", row=cell.row, column="type",
-                                     fix="add the 'other' choice and a text question yourself")
+                    raise self.error(
+                        f"or_other needs a text item {other!r}, which is taken or too long",
+                        sheet="survey",
+                        row=cell.row,
+                        column="type",
+                        fix="add the 'other' choice and a text question yourself",
+                    )
                 names[other] = cell.row
-                pending.append(_Pending(cell.row, {
-                    "id": other, "type": ItemType.SHORT_TEXT, "label": "Specify other.",
-                    "group": item.data["group"], "sensitivity": Sensitivity.FREE_TEXT.value,
-                    "relevance": f"selected({name}, 'other')"}))
-                self.notes.append(f"survey row {cell.row}: {name!r} is 'or_other': added the choice 'other' "
-                                  f"and the text item {other!r}, as ODK collects them")
+                pending.append(
+                    _Pending(
+                        cell.row,
+                        {
+                            "id": other,
+                            "type": ItemType.SHORT_TEXT,
+                            "label": "Specify other.",
+                            "group": item.data["group"],
+                            "sensitivity": Sensitivity.FREE_TEXT.value,
+                            "relevance": f"selected({name}, 'other')",
+                        },
+                    )
+                )
+                self.notes.append(
+                    f"survey row {cell.row}: {name!r} is 'or_other': added the choice 'other' "
+                    f"and the text item {other!r}, as ODK collects them"
+                )
         if stack:
             group, row, _ = stack[-1]
-            raise self.error(f"group {group!r} is never closed", sheet="survey", row=row, column="type",
-                             fix="add an end_group row")
+            raise self.error(
+                f"group {group!r} is never closed",
+                sheet="survey",
+                row=row,
+                column="type",
+                fix="add an end_group row",
+            )
         return pending
 
     def group_id(self, name: str | None, row: int) -> str:
@@ -1661,15 +2021,28 @@ class _FormReader:
         data: dict[str, Any] = {"id": name}
         or_other = False
         if head in ("select_one", "select_multiple"):
-            or_other = [a.lower() for a in args[1:]] in (["or_other"], ["or", "other"], ["or", "specify", "other"])
+            or_other = [a.lower() for a in args[1:]] in (
+                ["or_other"],
+                ["or", "other"],
+                ["or", "specify", "other"],
+            )
             if not args or (len(args) > 1 and not or_other):
-                raise self.error(f"type {kind!r} must name one choice list", sheet="survey",
-                                 row=cell.row, column="type", fix="write it as 'select_one list_name'")
+                raise self.error(
+                    f"type {kind!r} must name one choice list",
+                    sheet="survey",
+                    row=cell.row,
+                    column="type",
+                    fix="write it as 'select_one list_name'",
+                )
             list_name = args[0]
             if list_name not in self.lists:
-                raise self.error(f"choice list {list_name!r} is not in the choices sheet", sheet="survey",
-                                 row=cell.row, column="type",
-                                 fix=f"add its choices to the choices sheet (lists there: {sorted(self.lists)})")
+                raise self.error(
+                    f"choice list {list_name!r} is not in the choices sheet",
+                    sheet="survey",
+                    row=cell.row,
+                    column="type",
+                    fix=f"add its choices to the choices sheet (lists there: {sorted(self.lists)})",
+                )
             if head == "select_multiple":
                 data["type"] = ItemType.MULTIPLE_CHOICE
             else:
@@ -1677,34 +2050,49 @@ class _FormReader:
             data["choices"] = list_name
         elif head == "range":
             params = str(values.get(("parameters", None)) or "")
-            found = {k: float(v) for k, v in re.findall(r"(start|end|step)\s*=\s*(-?[\d.]+)", params)}
+            found = {
+                k: float(v) for k, v in re.findall(r"(start|end|step)\s*=\s*(-?[\d.]+)", params)
+            }
             bounds = {"min": found.get("start", 1.0), "max": found.get("end", 10.0)}
             whole = all(float(v).is_integer() for v in (*bounds.values(), found.get("step", 1.0)))
             data["type"] = ItemType.INTEGER if whole else ItemType.DECIMAL
             data["constraint"] = bounds
         elif head in ("integer", "decimal", "date", "note", "calculate", "text"):
             data["type"] = {
-                "integer": ItemType.INTEGER, "decimal": ItemType.DECIMAL, "date": ItemType.DATE,
-                "note": ItemType.NOTE, "calculate": ItemType.CALCULATED,
+                "integer": ItemType.INTEGER,
+                "decimal": ItemType.DECIMAL,
+                "date": ItemType.DATE,
+                "note": ItemType.NOTE,
+                "calculate": ItemType.CALCULATED,
                 "text": ItemType.LONG_TEXT if "multiline" in appearance else ItemType.SHORT_TEXT,
             }[head]
         else:
-            raise self.error(f"type {kind!r} is not an XLSForm question type pceval knows", sheet="survey",
-                             row=cell.row, column="type", fix="correct the type or delete the row")
+            raise self.error(
+                f"type {kind!r} is not an XLSForm question type pceval knows",
+                sheet="survey",
+                row=cell.row,
+                column="type",
+                fix="correct the type or delete the row",
+            )
         meta: dict[str, Any] = {}
         if self.own:
             for (column, _), raw in values.items():
                 if not column.startswith(META_PREFIX):
                     continue
-                key = column[len(META_PREFIX):]
+                key = column[len(META_PREFIX) :]
                 if key in _RAW_META:
                     meta[key] = str(raw)
                     continue
                 try:
                     meta[key] = _meta_value(raw)
                 except json.JSONDecodeError:
-                    raise self.error(f"metadata {raw!r} is not valid JSON", sheet="survey", row=cell.row,
-                                     column=column, fix="restore the value pceval wrote") from None
+                    raise self.error(
+                        f"metadata {raw!r} is not valid JSON",
+                        sheet="survey",
+                        row=cell.row,
+                        column=column,
+                        fix="restore the value pceval wrote",
+                    ) from None
         plain = meta.pop("text", "").split()
         generated = tuple(meta.pop("generated", "").split())
         label, _ = self.text(values, "label")
@@ -1715,20 +2103,32 @@ class _FormReader:
             if flag in _YES:
                 data["required"] = True
             elif flag not in {"no", "false", "false()", "0", "n"}:
-                self.notes.append(f"survey row {cell.row}: {name!r} is required only when {required!r}; "
-                                  "read as not required")
+                self.notes.append(
+                    f"survey row {cell.row}: {name!r} is required only when {required!r}; "
+                    "read as not required"
+                )
         return _Pending(
-            row=cell.row, data=data, relevant=_str(values.get(("relevant", None))),
+            row=cell.row,
+            data=data,
+            relevant=_str(values.get(("relevant", None))),
             calculation=_str(values.get(("calculation", None))),
-            constraint=_str(values.get(("constraint", None))), meta=meta, generated=generated,
-            plain=tuple(plain), or_other=or_other,
-            hint=self.text(values, "hint")[0], message=self.text(values, "constraint_message")[0])
+            constraint=_str(values.get(("constraint", None))),
+            meta=meta,
+            generated=generated,
+            plain=tuple(plain),
+            or_other=or_other,
+            hint=self.text(values, "hint")[0],
+            message=self.text(values, "constraint_message")[0],
+        )
 
     # --- items
     def build_items(self, pending: list[_Pending]) -> tuple[list[Item], list[int], dict, list]:
         derived: dict[str, str] = dict(self.meta.get("derived_lists") or {}) if self.own else {}
-        lists = {name: [{"code": code, "label": label} for _, code, label in rows]
-                 for name, rows in self.lists.items() if name not in derived}
+        lists = {
+            name: [{"code": code, "label": label} for _, code, label in rows]
+            for name, rows in self.lists.items()
+            if name not in derived
+        }
         if self.own:
             missing_decl: list[dict] = list(self.meta.get("missing_codes") or [])
             for p in pending:
@@ -1753,7 +2153,9 @@ class _FormReader:
         items = [self.finish_item(p, ctx, missing_by_code, missing_decl) for p in pending]
         return items, [p.row for p in pending], lists, missing_decl
 
-    def find_missing(self, lists: dict[str, list[dict]], pending: list[_Pending]) -> tuple[dict, list]:
+    def find_missing(
+        self, lists: dict[str, list[dict]], pending: list[_Pending]
+    ) -> tuple[dict, list]:
         """In someone else's form, read "Prefer not to say"-like choices as missing codes."""
         found: dict[Code, dict] = {}
         per_list: dict[str, list[Code]] = {}
@@ -1774,24 +2176,33 @@ class _FormReader:
             per_list[name] = [choice["code"] for choice, _, _ in moved]
             for choice, kind, label in moved:
                 if choice["code"] not in found:
-                    found[choice["code"]] = {"code": choice["code"], "label": choice["label"], "kind": kind.value}
-                self.notes.append(f"list {name!r}: choice {choice['code']!r} ({label}) read as a missing "
-                                  f"code of kind {kind.value}")
+                    found[choice["code"]] = {
+                        "code": choice["code"],
+                        "label": choice["label"],
+                        "kind": kind.value,
+                    }
+                self.notes.append(
+                    f"list {name!r}: choice {choice['code']!r} ({label}) read as a missing "
+                    f"code of kind {kind.value}"
+                )
         for p in pending:
             if p.data.get("choices") in per_list:
                 p.data["missing_codes"] = list(per_list[p.data["choices"]])
         return out, list(found.values())
 
-    def finish_item(self, p: _Pending, ctx: dict[str, _Info], missing_by_code: dict,
-                    missing_decl: list) -> Item:
+    def finish_item(
+        self, p: _Pending, ctx: dict[str, _Info], missing_by_code: dict, missing_decl: list
+    ) -> Item:
         data = dict(p.data)
         item_id = data["id"]
         for key, value in p.meta.items():
             if key in _RAW_META:
                 continue
             if key not in Item.model_fields:
-                self.notes.append(f"survey row {p.row}: metadata column {META_PREFIX}{key} is not an "
-                                  "item field; ignored")
+                self.notes.append(
+                    f"survey row {p.row}: metadata column {META_PREFIX}{key} is not an "
+                    "item field; ignored"
+                )
                 continue
             data[key] = value
         missing_codes = tuple(data.get("missing_codes", ()))
@@ -1808,8 +2219,10 @@ class _FormReader:
                     hint_texts[lang] = text[: -len(suffix) - 3]
         data["hint"] = self.shape(hint_texts, "hint" in p.plain)
         # relevance: the group's conditions, then the item's own
-        parts = [self.expression(p, row, "relevant", xpath, ctx, condition=True, own_row=False)
-                 for row, xpath in p.group_relevant]
+        parts = [
+            self.expression(p, row, "relevant", xpath, ctx, condition=True, own_row=False)
+            for row, xpath in p.group_relevant
+        ]
         own = self.expression(p, p.row, "relevant", p.relevant, ctx, condition=True)
         parts = [s for s in [*parts, own, data.get("relevance")] if s]
         if len(parts) == 1:
@@ -1822,32 +2235,50 @@ class _FormReader:
                 values.extend(body.values if is_and else [body])
             data["relevance"] = ast.unparse(ast.BoolOp(ast.And(), values))
         if p.calculation is not None:
-            data["calculation"] = self.expression(p, p.row, "calculation", p.calculation, ctx, condition=False)
+            data["calculation"] = self.expression(
+                p, p.row, "calculation", p.calculation, ctx, condition=False
+            )
         elif data["type"] == ItemType.CALCULATED:
-            raise self.error(f"calculate {item_id!r} has no calculation", sheet="survey", row=p.row,
-                             column="calculation", fix="write its calculation")
+            raise self.error(
+                f"calculate {item_id!r} has no calculation",
+                sheet="survey",
+                row=p.row,
+                column="calculation",
+                fix="write its calculation",
+            )
         # constraint: ranges and patterns, and (someone else's form) codes admitted besides them
         constraint: dict[str, Any] = dict(data.pop("constraint", None) or {})
         if p.constraint is not None:
             try:
                 fields, codes = _parse_constraint(p.constraint, data["type"])
             except _XPathError as exc:
-                self.notes.append(f"survey row {p.row}: constraint {p.constraint!r} of {item_id!r} left out ({exc})")
+                self.notes.append(
+                    f"survey row {p.row}: constraint {p.constraint!r} of {item_id!r} "
+                    f"left out ({exc})"
+                )
                 fields, codes = {}, []
             constraint.update(fields)
             if codes and not self.own:
                 for code in codes:
                     if code not in missing_by_code:
-                        missing_by_code[code] = {"code": code, "label": str(code), "kind": MissingKind.MISSING.value}
+                        missing_by_code[code] = {
+                            "code": code,
+                            "label": str(code),
+                            "kind": MissingKind.MISSING.value,
+                        }
                         missing_decl.append(missing_by_code[code])
                 data["missing_codes"] = list(dict.fromkeys([*missing_codes, *codes]))
-                self.notes.append(f"survey row {p.row}: {item_id!r} also accepts {codes}; read as missing codes")
+                self.notes.append(
+                    f"survey row {p.row}: {item_id!r} also accepts {codes}; read as missing codes"
+                )
         if "pattern" in constraint:
             try:
                 re.compile(constraint["pattern"])
             except re.error as exc:
-                self.notes.append(f"survey row {p.row}: pattern {constraint['pattern']!r} of {item_id!r} is "
-                                  f"not a Python regular expression ({exc}); left out")
+                self.notes.append(
+                    f"survey row {p.row}: pattern {constraint['pattern']!r} of {item_id!r} is "
+                    f"not a Python regular expression ({exc}); left out"
+                )
                 del constraint["pattern"]
         message = self.shape(p.message, "constraint_message" in p.plain)
         if message is not None:
@@ -1860,11 +2291,24 @@ class _FormReader:
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(x) for x in first["loc"]) or None
-            raise self.error(f"item {item_id!r}: {first['msg'].removeprefix('Value error, ')}",
-                             sheet="survey", row=p.row, column=loc) from None
+            raise self.error(
+                f"item {item_id!r}: {first['msg'].removeprefix('Value error, ')}",
+                sheet="survey",
+                row=p.row,
+                column=loc,
+            ) from None
 
-    def expression(self, p: _Pending, row: int, column: str, xpath: str | None, ctx: dict[str, _Info], *,
-                   condition: bool, own_row: bool = True) -> str | None:
+    def expression(
+        self,
+        p: _Pending,
+        row: int,
+        column: str,
+        xpath: str | None,
+        ctx: dict[str, _Info],
+        *,
+        condition: bool,
+        own_row: bool = True,
+    ) -> str | None:
         if xpath is None:
             return None
         attr = "relevance" if column == "relevant" else "calculation"
@@ -1882,10 +2326,14 @@ class _FormReader:
         try:
             return _xpath_to_source(xpath, ctx)
         except _XPathError as exc:
-            raise self.error(f"cannot translate {attr} {xpath!r}: {exc}", sheet="survey", row=row,
-                             column=column,
-                             fix="rewrite it with ${name} references, = != < > <= >=, and/or/not(), "
-                                 "selected() and string-length()") from None
+            raise self.error(
+                f"cannot translate {attr} {xpath!r}: {exc}",
+                sheet="survey",
+                row=row,
+                column=column,
+                fix="rewrite it with ${name} references, = != < > <= >=, and/or/not(), "
+                "selected() and string-length()",
+            ) from None
 
     def strip_wave(self, p: _Pending, xpath: str, ctx: dict[str, _Info]) -> str:
         """Take off the wave condition the export added (items asked only at some waves)."""
@@ -1898,22 +2346,27 @@ class _FormReader:
         if xpath == clause:
             return ""
         if xpath.startswith("(") and xpath.endswith(tail):
-            return xpath[1: -len(tail)]
+            return xpath[1 : -len(tail)]
         return xpath
 
     def propose(self, data: dict) -> None:
-        if data.get("sensitivity") or data["type"] in _CHOICE_TYPES | {ItemType.NOTE, ItemType.CALCULATED}:
+        if data.get("sensitivity") or data["type"] in _CHOICE_TYPES | {
+            ItemType.NOTE,
+            ItemType.CALCULATED,
+        }:
             return
-        tokens = set(re.split(r"[^a-z]+", data["id"].lower())) | {data["id"].lower().replace("_", "")}
+        tokens = set(re.split(r"[^a-z]+", data["id"].lower())) | {
+            data["id"].lower().replace("_", "")
+        }
         label = text_in(data.get("label"), self.langs[0])
         for sensitivity in (Sensitivity.CONTACT_SAFETY, Sensitivity.DIRECT_IDENTIFIER):
             words = tokens & set(_IDENTIFIER_WORDS[sensitivity])
             if sensitivity == Sensitivity.DIRECT_IDENTIFIER and data["type"] == ItemType.DATE:
                 words = words & {"dob", "birth", "birthday", "birthdate"}
             if words:
-                reason = f"its name contains {sorted(words)[0]!r}"
-            elif _IDENTIFIER_PHRASES[sensitivity].search(label):
-                reason = f"its label mentions {_IDENTIFIER_PHRASES[sensitivity].search(label).group(0)!r}"
+                reason = f"its name contains {min(words)!r}"
+            elif phrase := _IDENTIFIER_PHRASES[sensitivity].search(label):
+                reason = f"its label mentions {phrase.group(0)!r}"
             else:
                 continue
             data["sensitivity"] = sensitivity.value
@@ -1921,15 +2374,24 @@ class _FormReader:
             return
         if data["type"] in (ItemType.SHORT_TEXT, ItemType.LONG_TEXT):
             data["sensitivity"] = Sensitivity.FREE_TEXT.value
-            self.proposals.append(Proposal(data["id"], Sensitivity.FREE_TEXT,
-                                           "free text may hold names; it is scrubbed before leaving staging"))
+            self.proposals.append(
+                Proposal(
+                    data["id"],
+                    Sensitivity.FREE_TEXT,
+                    "free text may hold names; it is scrubbed before leaving staging",
+                )
+            )
 
     # --- instrument
-    def build_instrument(self, items: list[Item], rows: list[int], lists: dict, missing: list,
-                         settings: dict) -> ImportResult:
+    def build_instrument(
+        self, items: list[Item], rows: list[int], lists: dict, missing: list, settings: dict
+    ) -> ImportResult:
         if self.own:
-            data = {k: v for k, v in self.meta.items()
-                    if k in Instrument.model_fields and k not in ("items", "choice_lists")}
+            data = {
+                k: v
+                for k, v in self.meta.items()
+                if k in Instrument.model_fields and k not in ("items", "choice_lists")
+            }
             data["missing_codes"] = missing
         else:
             form_id = str(settings.get("form_id") or settings.get("id_string") or self.path.stem)
@@ -1937,10 +2399,16 @@ class _FormReader:
             if not inst_id[0].isalpha():
                 inst_id = f"form_{inst_id}"
             title = settings.get("form_title") or settings.get("title") or form_id
-            data = {"kind": "instrument", "schema_version": 1, "id": inst_id,
-                    "version": str(settings.get("version") or "1"), "title": str(title),
-                    "respondent": self.respondent or "woman", "languages": self.langs,
-                    "missing_codes": missing}
+            data = {
+                "kind": "instrument",
+                "schema_version": 1,
+                "id": inst_id,
+                "version": str(settings.get("version") or "1"),
+                "title": str(title),
+                "respondent": self.respondent or "woman",
+                "languages": self.langs,
+                "missing_codes": missing,
+            }
             if self.respondent is None:
                 self.notes.append("respondent not given; read as 'woman' (pass respondent=...)")
         if self.own:
@@ -1967,8 +2435,9 @@ class _FormReader:
                 return_sheet = "survey"
             else:
                 return_sheet = META_SHEET if self.own else "settings"
-            raise self.error(message, sheet=return_sheet, row=row,
-                             fix="correct the form and import it again") from None
+            raise self.error(
+                message, sheet=return_sheet, row=row, fix="correct the form and import it again"
+            ) from None
         return ImportResult(instrument, tuple(self.proposals), tuple(self.notes))
 
 

@@ -102,8 +102,11 @@ def tbl_proportions(results: pd.DataFrame, *, question: str, breakdown: str = "s
     labels = dict(labels or {})
     rows = results[(results["question"] == question) & (results["statistic"] == "proportion")
                    & results["breakdown"].isin(["overall", breakdown])]
-    rows = rows.assign(_overall=rows["breakdown"].ne("overall")).sort_values(
-        ["indicator", "_overall", "group"], kind="stable")
+    # indicators in the plan's order (the labels mapping), groups by name: never ranked
+    order = {name: i for i, name in enumerate(labels)}
+    rows = rows.assign(_indicator=rows["indicator"].map(lambda i: order.get(i, len(order))),
+                       _overall=rows["breakdown"].ne("overall")).sort_values(
+        ["_indicator", "indicator", "_overall", "group"], kind="stable")
     shown = _display_frame(rows, labels, percent=True)
     # a fixed id keeps the rendered report byte-identical from run to run
     table = GT(shown, rowname_col="Group", groupname_col="Indicator", id=f"gt-{question}")

@@ -113,10 +113,24 @@ def generic_values(rng: np.random.Generator, instrument: Instrument, item: Item,
     return {item.id: np.full(n, None, dtype=object)}
 
 
-def typed_view(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    """Answers typed as the expression language compares them (numbers as numbers)."""
+def relevance_names(instrument: Instrument) -> set[str]:
+    """Item ids that some item's relevance refers to."""
+    names: set[str] = set()
+    for item in instrument.data_items():
+        if item.relevance:
+            names |= set(parse_expression(item.relevance).names)
+    return names
+
+
+def typed_view(frame: pd.DataFrame, instrument: Instrument, only: set[str] | None = None) -> pd.DataFrame:
+    """Answers typed as the expression language compares them (numbers as numbers).
+
+    ``only`` limits the view to the items named (those the relevance expressions use).
+    """
     data = {}
     for item in instrument.data_items():
+        if only is not None and item.id not in only:
+            continue
         if item.is_multiple:
             for choice in instrument.choices_of(item):
                 column = multi_column(item.id, choice.code)
@@ -159,7 +173,8 @@ def apply_visibility(frame: pd.DataFrame, instrument: Instrument, wave: np.ndarr
     Item order matters: hiding the consent question hides everything that depends on it.
     """
     frame = frame.copy()
-    typed = typed_view(frame, instrument)
+    names = relevance_names(instrument)
+    typed = typed_view(frame, instrument, only=names)
     for item in instrument.data_items():
         if not item.relevance and not item.waves:
             continue
@@ -170,5 +185,6 @@ def apply_visibility(frame: pd.DataFrame, instrument: Instrument, wave: np.ndarr
             frame[column] = frame[column].astype(object).where(visible, None)
         hidden = pd.Series(~visible, index=typed.index)
         for column in item_columns(instrument, item):
-            typed[column] = typed[column].mask(hidden)
+            if column in typed.columns:
+                typed[column] = typed[column].mask(hidden)
     return frame

@@ -238,32 +238,48 @@ def _seconds_text(seconds: np.ndarray, sep: str = " ") -> np.ndarray:
     return np.char.replace(text, "T", sep).astype(object) if sep != "T" else text.astype(object)
 
 
-def _csv_lines(table: pd.DataFrame, delimiter: str) -> list[str]:
-    """The table's rows as CSV lines, quoting only cells that need it (as ``csv.QUOTE_MINIMAL``).
+def _csv_body(table: pd.DataFrame, delimiter: str) -> bytes:
+    """The table's rows as CSV (UTF-8, ``\\n`` line ends), quoting only cells that need it.
 
-    Written with Arrow's compute functions rather than :mod:`csv` or ``DataFrame.to_csv``: they
-    quote and join millions of cells in compiled code, which keeps a five-million-row export to
-    seconds. (Arrow's own CSV writer quotes every text cell, which no platform does.)
+    Quoting follows ``csv.QUOTE_MINIMAL``: a cell is quoted only if it holds the delimiter, a
+    quote or a line break. Written with Arrow's compute functions rather than :mod:`csv` or
+    ``DataFrame.to_csv``, which quote and join millions of cells in compiled code and keep a
+    five-million-row export to seconds; Arrow's own CSV writer quotes every text cell, which no
+    platform does.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not len(table):
-        return []
+        return b""
     special = "[" + "".join("\\" + c if c in "\\]^-" else c for c in delimiter) + '"\\r\\n]'
+    specials = np.frombuffer((delimiter + '"\r\n').encode("utf-8"), dtype=np.uint8)
+    text = pa.large_string()
+    empty = pa.scalar("", type=text)
+    mark = pa.scalar('"', type=text)
     columns = []
     for name in table.columns:
-        arr = pa.array(table[name].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        arr = pa.array(table[name].to_numpy(dtype=object), type=text, from_pandas=True)
+        # a quick look at the column's bytes first: most columns hold codes that never need quotes
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None \
+            else np.zeros(0, dtype=np.uint8)
+        if not np.isin(data, specials).any():
+            columns.append(pc.fill_null(arr, ""))
+            continue
         need = pc.fill_null(pc.match_substring_regex(arr, special), False)
         if pc.any(need).as_py():
-            mark = pa.scalar('"', type=pa.large_string())
-            quoted = pc.binary_join_element_wise(mark, pc.replace_substring(arr, '"', '""'), mark,
-                                                 pa.scalar("", type=pa.large_string()))
+            quoted = pc.binary_join_element_wise(mark, pc.replace_substring(arr, '"', '""'), mark, empty)
             arr = pc.if_else(need, quoted, arr)
         columns.append(pc.fill_null(arr, ""))
-    separator = pa.scalar(delimiter, type=pa.large_string())
-    lines = pc.binary_join_element_wise(*columns, separator) if len(columns) > 1 else columns[0]
-    return lines.to_pylist()
+    columns.append(pa.array(np.full(len(table), "", dtype=object), type=text))
+    # the last (empty) column turns the separator after each line's last cell into its line end
+    body = pc.binary_join_element_wise(*columns[:-1], pa.scalar(delimiter, type=text)) \
+        if len(columns) > 2 else columns[0]
+    lines = pc.binary_join_element_wise(body, columns[-1], pa.scalar("\n", type=text))
+    lines = pa.concat_arrays([lines]) if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    return memoryview(data)[int(offsets[0]):int(offsets[-1])].tobytes()
 
 
 def _write(path: Path, table: pd.DataFrame, delimiter: str, *, preamble: list[list[str]] | None = None,
@@ -271,15 +287,13 @@ def _write(path: Path, table: pd.DataFrame, delimiter: str, *, preamble: list[li
     header = io.StringIO()
     writer = csv.writer(header, delimiter=delimiter, lineterminator="\n")
     writer.writerows(preamble if preamble is not None else [list(table.columns)])
-    lines = _csv_lines(table, delimiter)
+    body = _csv_body(table, delimiter)
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        with open(tmp, "wb") as handle:
             if bom:
-                handle.write("\ufeff")
-            handle.write(header.getvalue())
-            if lines:
-                handle.write("\n".join(lines))
-                handle.write("\n")
+                handle.write("\ufeff".encode("utf-8"))
+            handle.write(header.getvalue().encode("utf-8"))
+            handle.write(body)
 
 
 def _join(parts: list[tuple[str, np.ndarray]], sep: str, n: int) -> np.ndarray:

@@ -45,9 +45,9 @@ MISSING_RATES = {MissingKind.PREFER_NOT_TO_SAY: 0.03, MissingKind.DONT_KNOW: 0.0
                  MissingKind.NOT_APPLICABLE: 0.01}
 PLATFORM_MISSING_RATES = {"UNK": 0.003, "ASKU": 0.0005}
 OUT_OF_RANGE_RATE = 0.004
-INVALID_DATE_RATE = 0.002
+INVALID_DATE_RATE = 0.0005
 UNKNOWN_CODE_RATE = 0.003
-HIDDEN_ANSWER_RATE = 0.002
+HIDDEN_ANSWER_RATE = 0.0005
 TRAILING_SPACE_RATE = 0.01
 REDCAP_DUPLICATE_RATE = 0.01
 REDCAP_BLANK_KEY_RATE = 0.002
@@ -189,6 +189,13 @@ def _cells(masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(which).astype(np.int64), np.concatenate(rows).astype(np.int64)
 
 
+def _set_cells(frame: pd.DataFrame, column: str, rows: np.ndarray, values) -> None:
+    """Set cells of one column at row positions in one assignment (no per-cell copies)."""
+    data = frame[column].to_numpy(dtype=object).copy()
+    data[rows] = values
+    frame[column] = pd.Series(data, index=frame.index, dtype=object)
+
+
 def invalid_dates(rng, frame: pd.DataFrame, inst: Instrument, log: Injected, *,
                   exclude: set[str] = frozenset()) -> pd.DataFrame:
     """A day the month does not have, in the same year: ``2025-02-31``, ``2025-06-31``."""
@@ -197,13 +204,16 @@ def invalid_dates(rng, frame: pd.DataFrame, inst: Instrument, log: Injected, *,
     if not len(rows):
         return frame
     chosen = np.sort(rng.choice(len(rows), _how_many(INVALID_DATE_RATE, len(rows)), replace=False))
-    for k in chosen:
-        column, i = columns[which[k]], rows[k]
-        year = str(frame[column].iat[i])[:4]
-        month, last = [("02", "30"), ("02", "31"), ("04", "31"), ("06", "31"), ("09", "31"),
-                       ("11", "31")][int(rng.integers(0, 6))]
-        frame.iloc[i, frame.columns.get_loc(column)] = f"{year}-{month}-{last}"
-        log.add("invalid_date", [frame.index[i]], column)
+    impossible = np.asarray(["02-30", "02-31", "04-31", "06-31", "09-31", "11-31"], dtype=object)
+    days = impossible[rng.integers(0, len(impossible), len(chosen))]
+    for k, column in enumerate(columns):
+        mine = which[chosen] == k
+        if not mine.any():
+            continue
+        at = rows[chosen][mine]
+        years = np.asarray([str(v)[:4] for v in frame[column].to_numpy(dtype=object)[at]], dtype=object)
+        _set_cells(frame, column, at, years + "-" + days[mine])
+        log.add("invalid_date", frame.index[at], column)
     return frame
 
 
@@ -213,13 +223,13 @@ def hidden_answers(rng, frame: pd.DataFrame, inst: Instrument, log: Injected, *,
 
     Items whose answers steer other questions are left alone, so the fault stays local.
     """
-    steering = set()
     from pceval.instrument.expressions import parse_expression
 
+    steering = set()
     for item in inst.data_items():
         if item.relevance:
             steering |= set(parse_expression(item.relevance).names)
-    typed = typed_view(frame, inst)
+    typed = typed_view(frame, inst, only=steering)
     items = [item for item in _answer_items(inst)
              if item.id not in steering and (item.relevance or item.waves)]
     which, rows = _cells([~shown(frame, inst, item, wave, typed) & live for item in items])
@@ -227,15 +237,18 @@ def hidden_answers(rng, frame: pd.DataFrame, inst: Instrument, log: Injected, *,
         return frame
     chosen = np.sort(rng.choice(len(rows), min(len(rows), _how_many(HIDDEN_ANSWER_RATE, len(frame))),
                                 replace=False))
-    for k in chosen:
-        item, i = items[which[k]], rows[k]
-        values = generic_values(rng, inst, item, 1, period=period)
+    for k, item in enumerate(items):
+        mine = which[chosen] == k
+        if not mine.any():
+            continue
+        at = rows[chosen][mine]
+        values = generic_values(rng, inst, item, len(at), period=period)
         if item.is_multiple:  # at least one box ticked, or nothing shows
             first = next(iter(values))
-            values[first] = np.asarray(["1"], dtype=object)
+            values[first] = np.full(len(at), "1", dtype=object)
         for column, value in values.items():
-            frame.iloc[i, frame.columns.get_loc(column)] = value[0]
-        log.add("answered_though_hidden", [frame.index[i]], item.id)
+            _set_cells(frame, column, at, value)
+        log.add("answered_though_hidden", frame.index[at], item.id)
     return frame
 
 
