@@ -183,6 +183,9 @@ def apply_visibility(frame: pd.DataFrame, instrument: Instrument, wave: np.ndarr
             continue
         for column in item_columns(instrument, item):
             frame[column] = frame[column].astype(object).where(visible, None)
+            for side in (CANARY + column, CANARY_KIND + column):  # a hidden text carries nothing
+                if side in frame.columns:
+                    frame[side] = frame[side].astype(object).where(visible, None)
         hidden = pd.Series(~visible, index=typed.index)
         for column in item_columns(instrument, item):
             if column in typed.columns:

@@ -253,7 +253,8 @@ def _csv_body(table: pd.DataFrame, delimiter: str) -> bytes:
     if not len(table):
         return b""
     special = "[" + "".join("\\" + c if c in "\\]^-" else c for c in delimiter) + '"\\r\\n]'
-    specials = np.frombuffer((delimiter + '"\r\n').encode("utf-8"), dtype=np.uint8)
+    lookup = np.zeros(256, dtype=bool)
+    lookup[np.frombuffer((delimiter + '"\r\n').encode("utf-8"), dtype=np.uint8)] = True
     text = pa.large_string()
     empty = pa.scalar("", type=text)
     mark = pa.scalar('"', type=text)
@@ -263,7 +264,7 @@ def _csv_body(table: pd.DataFrame, delimiter: str) -> bytes:
         # a quick look at the column's bytes first: most columns hold codes that never need quotes
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None \
             else np.zeros(0, dtype=np.uint8)
-        if not np.isin(data, specials).any():
+        if not lookup[data].any():
             columns.append(pc.fill_null(arr, ""))
             continue
         need = pc.fill_null(pc.match_substring_regex(arr, special), False)

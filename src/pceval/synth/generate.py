@@ -45,6 +45,8 @@ SOURCES = {  # instrument -> (raw file, platform)
 }
 REDCAP_MISSING_CODES = {"UNK": "dont_know", "NASK": "not_applicable", "ASKU": "prefer_not_to_say"}
 KEY_FILE = "private/pseudonym.key"
+QUARANTINED = ("duplicate_submission", "no_case_key", "survey_preview", "no_service")
+"""Kinds of row the cleaning stage must quarantine (every other fault is a cell to flag)."""
 KEY_LABEL = b"pceval synthetic evaluation key\x1f"
 
 
@@ -318,8 +320,9 @@ def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int
     >>> sorted(summary.counts)[:2], summary.counts["women"]
     (['canaries', 'raw/contact_record_kobo.csv'], 60)
     """
-    if women < 1 or services < 1:
-        raise ValueError("at least one service and one woman are needed")
+    if services < 1 or women < services:
+        raise ValueError(f"need at least one service and one woman per service "
+                         f"(got {services} services, {women} women)")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     key_path = _write_key(root, seed)
@@ -376,7 +379,17 @@ def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int
         w = written[inst_id]
         log = faults[inst_id]
         row_of = dict(zip(w.frame["_index_in"].to_numpy().tolist(), w.frame["_row"].to_numpy().tolist()))
-        quarantined = sum(log.counts.get(k, 0) for k in ("duplicate_submission", "no_case_key", "survey_preview"))
+        # rows that name no service (she or he declined consent, so the service was not asked)
+        # cannot be attributed either; they are simulated, not injected, but end in quarantine
+        service = instruments[inst_id].role_item(Role.SERVICE)
+        flagged = {i for i, _, k in log.cells if k in QUARANTINED}
+        if service is not None:
+            blank = w.frame[service.id].isna().to_numpy() & ~w.frame["_index_in"].isin(flagged).to_numpy()
+            for i in w.frame.loc[blank, "_index_in"]:
+                log.cells.append((int(i), service.id, "no_service"))
+            if blank.any():
+                log.counts["no_service"] = int(blank.sum())
+        quarantined = sum(log.counts.get(k, 0) for k in QUARANTINED)
         files[sources[inst_id].file] = {
             "instrument": inst_id,
             "platform": w.platform,
@@ -411,10 +424,14 @@ def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int
 
 
 def _women_table(sim: Simulation) -> pd.DataFrame:
-    """One row per woman: the simulated truth a test may check analyses against."""
+    """One row per woman: the simulated truth a test may check analyses against.
+
+    It names her and him (the invented names of the raw files), so it stays with ``raw/``.
+    """
     w = sim.women
     out = pd.DataFrame({
-        "case_id": w["case_id"], "service_id": w["service_id"], "path": w["path"],
+        "case_id": w["case_id"], "service_id": w["service_id"],
+        "her_name": w["her_name"], "his_name": w["his_name"], "path": w["path"],
         "offered": w["offered"].astype(int), "reached": w["reached"].astype(int),
         "engaged": w["engaged"].astype(int), "declined": w["declined"].astype(int),
         "reached_contacts": w["reached_contacts"], "his_status": w["his_status"],

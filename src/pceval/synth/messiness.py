@@ -128,8 +128,14 @@ def count_missing_codes(frame: pd.DataFrame, inst: Instrument) -> dict[str, int]
 
 def platform_codes(rng, frame: pd.DataFrame, inst: Instrument, codes: dict[str, float],
                    log: Injected) -> pd.DataFrame:
-    """REDCap project-level missing-data codes in any answer field."""
+    """REDCap project-level missing-data codes in any answer field but checkboxes.
+
+    (REDCap records a missing-data code on a checkbox field in extra ``___code`` columns, which
+    the export would only have if the project's form declared them.)
+    """
     for item in _answer_items(inst):
+        if item.is_multiple:
+            continue
         for column in item_columns(inst, item):
             answered = np.flatnonzero(_answered(frame, column))
             u = rng.random(len(answered))
@@ -305,7 +311,7 @@ def redcap(rng, frame: pd.DataFrame, inst: Instrument, codes: dict[str, float], 
     sources = _choose(rng, np.flatnonzero(live), REDCAP_DUPLICATE_RATE, least=1)
     dups = frame.iloc[sources].copy()
     dups.index = _new_index(frame, len(dups))
-    next_record = int(frame[META + "record_id"].max()) + 1
+    next_record = int(frame[META + "record_id"].max()) + 1 if len(frame) else 1
     dups[META + "record_id"] = np.arange(next_record, next_record + len(dups))
     dups[META + "complete"] = "0"
     dups = _blank_after(dups, inst, rng.integers(n_answer_items // 3, 2 * n_answer_items // 3, len(dups)))
@@ -314,7 +320,7 @@ def redcap(rng, frame: pd.DataFrame, inst: Instrument, codes: dict[str, float], 
     # surveys opened without their case number, abandoned
     blanks = frame.loc[frame.index[_choose(rng, np.flatnonzero(live), REDCAP_BLANK_KEY_RATE, least=1)]].copy()
     blanks.index = _new_index(frame, len(blanks))
-    next_record = int(frame[META + "record_id"].max()) + 1
+    next_record = int(frame[META + "record_id"].max()) + 1 if len(frame) else 1
     blanks[META + "record_id"] = np.arange(next_record, next_record + len(blanks))
     blanks[META + "complete"] = "0"
     blanks[key.id] = None
