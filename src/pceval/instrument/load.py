@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from pceval.errors import InstrumentError
 from pceval.instrument.expressions import ExpressionError, parse_expression
-from pceval.instrument.model import DomainCatalogue, Instrument
+from pceval.instrument.model import DomainCatalogue, Instrument, ScaleRules
 from pceval.resources import default_path
 
 
@@ -99,6 +99,10 @@ def load_instrument(ref: str | Path, *, search: Path | None = None) -> Instrumen
         instrument = Instrument.model_validate(data)
     except ValidationError as exc:
         raise _pydantic_error(path, data, exc) from None
+    if any(scale.rule for scale in instrument.scales):
+        beside = path.parent / "scale_rules.yml"
+        rules = load_scale_rules(beside if beside.exists() else None)
+        instrument = apply_scale_rules(instrument, rules, file=path)
     known = {item.id for item in instrument.items}
     for item in instrument.items:
         for attr in ("relevance", "calculation"):
@@ -138,3 +142,62 @@ def load_catalogue(path: str | Path | None = None) -> DomainCatalogue:
         return DomainCatalogue.model_validate(data)
     except ValidationError as exc:
         raise _pydantic_error(path, data, exc) from None
+
+
+def load_scale_rules(path: str | Path | None = None) -> ScaleRules:
+    """Load the built-in scoring rules (``instruments/scale_rules.yml``).
+
+    Examples
+    --------
+    >>> load_scale_rules().rule("k10").bands[-1].label
+    'very high'
+    """
+    path = Path(path) if path is not None else default_path("instruments") / "scale_rules.yml"
+    data = _read_yaml(path)
+    try:
+        return ScaleRules.model_validate(data)
+    except ValidationError as exc:
+        raise _pydantic_error(path, data, exc) from None
+
+
+_RULE_FIELDS = ("method", "min_valid", "multiplier", "higher_is_better", "screen_uniform", "bands")
+
+
+def apply_scale_rules(instrument: Instrument, rules: ScaleRules, *, file: Path | str | None = None) -> Instrument:
+    """Check each scale that names a rule against it and fill in what the scale leaves unset.
+
+    The item count must match the rule's, and each item's range (its numeric choice codes or
+    its constraint) must be the rule's response range; a value set on the scale wins over the
+    rule's.
+    """
+    scales = []
+    for scale in instrument.scales:
+        if not scale.rule:
+            scales.append(scale)
+            continue
+        try:
+            rule = rules.rule(scale.rule)
+        except KeyError:
+            raise InstrumentError(f"scale {scale.id} names unknown scoring rule {scale.rule!r}",
+                                  file=file, field=f"scale {scale.id}.rule",
+                                  fix=f"use one of {[r.id for r in rules.rules]}") from None
+        if rule.n_items is not None and len(scale.items) != rule.n_items:
+            raise InstrumentError(
+                f"scale {scale.id} has {len(scale.items)} items; rule {rule.id} scores {rule.n_items}",
+                file=file, field=f"scale {scale.id}.items", fix="list exactly the scale's items")
+        for item_id in scale.items:
+            item = instrument.item(item_id)
+            codes = [c.code for c in instrument.choices_of(item)]
+            if codes and all(isinstance(c, int) for c in codes):
+                low, high = min(codes), max(codes)
+            elif item.constraint is not None:
+                low, high = item.constraint.min, item.constraint.max
+            else:
+                low = high = None
+            if (low, high) != (rule.item_min, rule.item_max):
+                raise InstrumentError(
+                    f"item {item_id} ranges {low} to {high}; rule {rule.id} needs {rule.item_min:g} to {rule.item_max:g}",
+                    file=file, field=f"scale {scale.id}", fix="code the item's answers as the scale's rule does")
+        update = {name: getattr(rule, name) for name in _RULE_FIELDS if name not in scale.model_fields_set}
+        scales.append(scale.model_copy(update=update))
+    return instrument.model_copy(update={"scales": tuple(scales)})

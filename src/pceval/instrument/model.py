@@ -193,6 +193,8 @@ class Scale(Frozen):
     domains: tuple[str, ...] = ()
     nos: tuple[str, ...] = ()
     higher_is_better: bool = True
+    rule: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    screen_uniform: bool = False
 
     @model_validator(mode="after")
     def _reverse_subset(self) -> Scale:
@@ -332,6 +334,36 @@ class Domain(Frozen):
     sources: tuple[Literal["W", "PCW", "F", "L"], ...]
     nos: tuple[Annotated[str, Field(pattern=r"^NOS[1-6]$")], ...]
     rba: tuple[Literal["HM", "HW", "BO"], ...]
+
+
+class ScaleRule(Frozen):
+    """Scoring facts of a published scale (no wording): see ``instruments/scale_rules.yml``."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str
+    reference: str
+    n_items: int | None = None
+    item_min: float
+    item_max: float
+    method: Literal["mean", "sum", "prorated_sum"]
+    min_valid: int | None = None
+    multiplier: float = 1.0
+    higher_is_better: bool = True
+    screen_uniform: bool = False
+    bands: tuple[Band, ...] = ()
+
+
+class ScaleRules(Frozen):
+    kind: Literal["scale_rules"]
+    schema_version: Literal[1]
+    version: str
+    rules: tuple[ScaleRule, ...]
+
+    def rule(self, rule_id: str) -> ScaleRule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
 
 
 class DomainCatalogue(Frozen):

@@ -91,6 +91,16 @@ def score_scale(frame: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd
         columns.append(values.rename(item_id))
     items = pd.concat(columns, axis=1)
     answered = items.notna().sum(axis=1)
+    uniform = pd.Series(False, index=items.index)
+    if scale.screen_uniform:
+        # all answers at the floor, or all at the ceiling, is screened out as a response set
+        # (Personal Wellbeing Index manual); reverse keys do not apply to such scales
+        lows = [item_bounds(instrument, instrument.item(i))[0] for i in scale.items]
+        highs = [item_bounds(instrument, instrument.item(i))[1] for i in scale.items]
+        complete = answered.eq(len(scale.items))
+        uniform = complete & (items.eq(pd.Series(lows, index=items.columns)).all(axis=1)
+                              | items.eq(pd.Series(highs, index=items.columns)).all(axis=1))
+        uniform = uniform.fillna(False).astype(bool)
     needed = len(scale.items) if scale.method == "sum" else (scale.min_valid or len(scale.items))
     mean = items.mean(axis=1, skipna=True)
     if scale.method == "mean":
@@ -99,15 +109,31 @@ def score_scale(frame: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd
         score = items.sum(axis=1, skipna=True)
     else:
         score = mean * len(scale.items)
-    score = score.astype("Float64").where(answered >= needed) * scale.multiplier
+    score = score.astype("Float64").where((answered >= needed) & ~uniform) * scale.multiplier
     return score.rename(scale.id)
 
 
 def score_band(score: pd.Series, scale: Scale) -> pd.Series:
-    """The band label of each score (missing outside every band or when unscored)."""
+    """The band label of each score (missing outside every band or when unscored).
+
+    Bands are closed intervals; a score that falls in a gap between two bands (a prorated
+    K10 of 15.6 between "low" 10-15 and "moderate" 16-21) takes the lower band, since it has
+    not reached the next band's threshold.
+
+    Examples
+    --------
+    >>> from pceval.instrument.load import load_scale_rules
+    >>> from pceval.instrument.model import Scale
+    >>> k10 = Scale(id="k10", label="K10", items=("a",), bands=load_scale_rules().rule("k10").bands)
+    >>> score_band(pd.Series([10, 15.6, 16, 29, 30, 50, 51, None], dtype="Float64"), k10).tolist()
+    ['low', 'low', 'moderate', 'high', 'very high', 'very high', <NA>, <NA>]
+    """
     out = pd.Series(pd.NA, index=score.index, dtype="string")
-    for band in scale.bands:
-        out = out.mask(score.ge(band.min).fillna(False) & score.le(band.max).fillna(False), band.label)
+    bands = sorted(scale.bands, key=lambda b: b.min)
+    for position, band in enumerate(bands):
+        upper = bands[position + 1].min if position + 1 < len(bands) else None
+        inside = score.ge(band.min) & (score.lt(upper) if upper is not None else score.le(band.max))
+        out = out.mask(inside.fillna(False).astype(bool), band.label)
     return out
 
 
