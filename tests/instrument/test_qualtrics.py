@@ -166,8 +166,10 @@ def test_display_logic_markdown_says_what_to_add(women_txt):
     md = companion_paths(women_txt)["display_logic_md"].read_text(encoding="utf-8")
     assert ("| `consent` | Q2 | Q1 is 'Yes' | Display this question if: safe_now Is Selected Yes |"
             in md)
-    assert ("| `children_safe` | Q22 | Q2 is 'Yes' and Q21 is more than 0 | Display this question "
-            "if: consent Is Selected Yes And children_n Is Greater Than 0 |") in md
+    n = question_numbers(load_instrument("womens_survey"))
+    assert (f"| `children_safe` | {n['children_safe']} | {n['consent']} is 'Yes' and {n['children_n']} is "
+            "more than 0 | Display this question if: consent Is Selected Yes And children_n Is Greater "
+            "Than 0 |") in md
     assert "After block `safety_check`: add a Branch — If safe_now Is Selected No → End of Survey" in md
     assert "After block `consent`: add a Branch — If consent Is Selected No → End of Survey" in md
     assert "- `exp_listened`: exit, followup" in md

@@ -456,7 +456,7 @@ def test_rows_edited_in_redcap_are_read_from_their_columns(tmp_path):
     inst = SHIPPED["womens_survey"]
     path = export_redcap_dictionary(inst, tmp_path / "w.csv")
     text = path.read_text(encoding="utf-8").replace(
-        "How many children under 18 live with you?", "How many children live with you?")
+        "At the moment, how many children under 18 live with you?", "How many children live with you?")
     text = text.replace("[consent] = '1',,,,,,\"@NOMISSING\npceval: sensitivity free_text",
                         "[consent] = '1' and [children_n] > 0,,,,,,\"@NOMISSING\npceval: "
                         "sensitivity free_text")

@@ -123,8 +123,9 @@ def test_describe_expression_with_own_names(tiny):
 
 
 def test_describe_expression_on_the_womens_survey(women):
+    n = question_numbers(women)
     assert describe_expression("consent == 1 and children_n > 0", women) == (
-        "Q2 is 'Yes' and Q21 is more than 0")
+        f"{n['consent']} is 'Yes' and {n['children_n']} is more than 0")
 
 
 # -- the script ----------------------------------------------------------------------------------
@@ -143,8 +144,10 @@ def test_markdown_routes_the_safety_gate_and_consent_to_the_close(women):
     assert "IF No → go to CLOSE" in q1
     q2 = _section(md, "### Q2 · consent")
     assert "ASK IF Q1 is 'Yes'" in q2 and "IF No → go to CLOSE" in q2
-    assert "ASK IF Q2 is 'Yes' and Q21 is more than 0" in _section(md, "### Q22 · children\\_safe")
-    assert "ASK AT WAVES: exit, followup only" in _section(md, "### Q24 · exp\\_listened")
+    n = question_numbers(women)
+    assert (f"ASK IF {n['consent']} is 'Yes' and {n['children_n']} is more than 0"
+            in _section(md, f"### {n['children_safe']} · children\\_safe"))
+    assert "ASK AT WAVES: exit, followup only" in _section(md, f"### {n['exp_listened']} · exp\\_listened")
     assert md.index("### Q1 ·") < md.index("### Introduction") < md.index("### Q2 ·")
     assert "## CLOSE" in md and md.rstrip().endswith(
         "INTERVIEWER: if she became distressed, follow the distress protocol above.")

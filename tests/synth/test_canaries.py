@@ -72,6 +72,8 @@ def test_free_text_carries_identifiers_from_the_same_case(small, read_rows):
         info, rows = files[entry["file"]]
         header = rows[0]
         case = rows[entry["row"] - 1][next(i for i, c in enumerate(header) if c.split("/")[-1] == "case_id")]
+        if not case.strip():
+            continue  # a row whose case number the generator blanked as a fault
         woman = women.loc[case.strip()]
         names = {woman["her_name"], woman["his_name"], *woman["her_name"].split(" ", 1)[:1],
                  *woman["his_name"].split(" ", 1)[:1]}

@@ -18,8 +18,8 @@ invalid_catalogue               error     the domain catalogue does not load
 no_decline_option               error     a sensitive item offers no "prefer not to say" (or
                                           "don't know") missing code
 no_safety_gate                  error     the women's survey has no item with role ``safety_gate``
-safety_gate_not_first           error     the safety gate is not the first question
-safety_gate_does_not_end        error     answering the gate "No" leaves questions shown
+safety_gate_not_first           error     a question is asked before the safety gate
+safety_gate_does_not_end        error     answering the gate "No" leaves later questions shown
 identifier_in_scale             error     an identifier, contact detail, quasi-identifier or free
                                           text item is part of a scale
 domain_not_covered              error     a catalogue domain this respondent informs has no item
@@ -45,7 +45,8 @@ missing code of kind ``prefer_not_to_say`` or, for facts the respondent may not 
 ``dont_know``. Only answerable closed items are checked (choice, Likert and number items); text
 and date items and items the service fills in (those with a role) are not.
 
-The safety gate. The women's survey must open with the safety check, and answering it with any
+The safety gate. The women's survey must open with the safety check (only fields the service
+fills in may come before it), and answering it with any
 answer but the one that lets the survey go on must hide every later question. This is verified
 by evaluating the relevance expressions on a few test rows in which the gate holds a closing
 answer and every other item a plausible answer (the first or the last choice, a number within
@@ -399,13 +400,14 @@ def _check_safety_gate(ctx: _Context) -> Iterator[Finding]:
                 "these questions right now?' with role: safety_gate, and make every later "
                 "question relevant only when it is answered 'Yes'")
         return
-    first = next((i for i in inst.items if i.carries_data and i.type != ItemType.CALCULATED), None)
+    first = next((i for i in inst.items if _asked(i) or i.id == gate.id), None)
     if first is not None and first.id != gate.id:
         yield ctx.finding(
             "safety_gate_not_first", item=gate.id,
-            problem=f"the safety gate {gate.id} is not the first question ({first.id} comes "
+            problem=f"the safety gate {gate.id} is not the first question ({first.id} is asked "
                     "before it)",
-            fix=f"move item {gate.id} to the top of the items list")
+            fix=f"move item {gate.id} to the top of the items list (only fields the service "
+                "fills in may come before it)")
     try:
         shown, failed = shown_when_gate_closes(inst)
     except _NoClosingAnswer:
@@ -422,7 +424,9 @@ def _check_safety_gate(ctx: _Context) -> Iterator[Finding]:
                     "test row, so it is treated as shown",
             fix="compare the item with values of its own type (numbers with numbers, text "
                 "codes in quotes)")
-    leaked = [item_id for item_id in shown if _must_hide(inst.item(item_id), gate)]
+    after_gate = {i.id for i in inst.items[[i.id for i in inst.items].index(gate.id) + 1:]}
+    leaked = [item_id for item_id in shown
+              if item_id in after_gate and _must_hide(inst.item(item_id), gate)]
     if leaked:
         go_on = ", ".join(repr(text_in(c.label)) for c in inst.choices_of(gate)
                           if c.code in proceed_codes(inst, gate)) or "the answer to go on"
@@ -543,7 +547,7 @@ def _plausible_row(instrument: Instrument, gate: Item, variant: int) -> dict[str
             continue
         choices = instrument.choices_of(item)
         if item.is_multiple:
-            for n, choice in enumerate(choices):
+            for choice in choices:
                 row[multi_column(item.id, choice.code)] = 1.0 if choice == choices[variant] else 0.0
         elif item.is_choice:
             codes = [c.code for c in choices]
