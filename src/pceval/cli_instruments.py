@@ -45,7 +45,7 @@ def check_cmd(
             table.add_column(column)
         for row in findings.itertuples(index=False):
             table.add_row(str(row.severity), str(row.code), Path(str(row.file)).name, str(row.item or ""),
-                          f"{row.message}" + (f" (fix: {row.fix})" if row.fix else ""))
+                          str(row.message))
         out.print(table)
     errors = int((findings["severity"] == "error").sum()) if len(findings) else 0
     warnings = int((findings["severity"] == "warning").sum()) if len(findings) else 0

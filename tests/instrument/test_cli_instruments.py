@@ -92,3 +92,19 @@ def test_unknown_format_is_one_line_error(tmp_path):
                              "--out", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "unknown export format 'spss'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_passes_shipped_and_fails_a_broken_instrument(tmp_path):
+    result = runner.invoke(app, ["instruments", "check"])
+    assert result.exit_code == 0, result.output
+    assert "4 instrument(s) checked: 0 error(s)" in result.output
+    from pceval.instrument.dump import write_instrument
+
+    bad = tmp_path / "bad.yml"
+    inst = load_instrument("womens_survey")
+    # drop the decline option from a sensitive item: the design check must refuse it
+    items = tuple(i.model_copy(update={"missing_codes": ()}) if i.id == "violence_3m" else i for i in inst.items)
+    write_instrument(bad, inst.model_copy(update={"items": items}))
+    result = runner.invoke(app, ["instruments", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "no_decline_option" in result.output and "violence_3m" in result.output

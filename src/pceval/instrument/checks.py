@@ -10,28 +10,35 @@ ends with the fix; ``fix`` repeats the fix on its own for tables.
 
 Codes
 -----
-==============================  ========  ===========================================================
+==============================  ========  ==================================================
 code                            severity  rule
-==============================  ========  ===========================================================
+==============================  ========  ==================================================
 invalid_instrument              error     the file does not load (YAML, schema, references)
 invalid_catalogue               error     the domain catalogue does not load
-no_decline_option               error     a sensitive item offers no "prefer not to say" (or
-                                          "don't know") missing code
-no_safety_gate                  error     the women's survey has no item with role ``safety_gate``
+invalid_scale_rules             error     the built-in scoring rules file does not load
+no_decline_option               error     a sensitive item offers no "prefer not to say"
+                                          (or "don't know") missing code
+no_safety_gate                  error     the women's survey has no item with role
+                                          ``safety_gate``
 safety_gate_not_first           error     a question is asked before the safety gate
-safety_gate_does_not_end        error     answering the gate "No" leaves later questions shown
-identifier_in_scale             error     an identifier, contact detail, quasi-identifier or free
-                                          text item is part of a scale
-domain_not_covered              error     a catalogue domain this respondent informs has no item
-likert_group_mixed_choices      error     the Likert items of one group use different choice lists
+safety_gate_does_not_end        error     answering the gate "No" leaves later questions
+                                          shown
+identifier_in_scale             error     an identifier, contact detail, quasi-identifier
+                                          or free text item is part of a scale
+domain_not_covered              error     a catalogue domain this respondent informs has no
+                                          item
+likert_group_mixed_choices      error     the Likert items of one group use different
+                                          choice lists
 scale_item_not_numeric          error     a scale item is not a number or has text codes
-likely_identifier               warning   an item looks like a name, contact detail, address, date
-                                          of birth or location but is marked ``analysis``
-no_recall_window                warning   a women's-survey item about safety, abuse, wellbeing or
-                                          children states no recall window
-relevance_refers_to_later_item  warning   relevance depends on an item asked later (or on itself)
+likely_identifier               warning   an item looks like a name, contact detail,
+                                          address, date of birth or location but is marked
+                                          ``analysis``
+no_recall_window                warning   a women's-survey item about safety, abuse,
+                                          wellbeing or children states no recall window
+relevance_refers_to_later_item  warning   relevance depends on an item asked later (or on
+                                          itself)
 relevance_not_evaluated         warning   relevance could not be evaluated on a test row
-==============================  ========  ===========================================================
+==============================  ========  ==================================================
 
 Notes
 -----
@@ -70,7 +77,12 @@ import yaml
 
 from pceval.errors import InstrumentError
 from pceval.instrument.expressions import parse_expression
-from pceval.instrument.load import load_catalogue, load_instrument
+from pceval.instrument.load import (
+    load_catalogue,
+    load_instrument,
+    load_scale_rules,
+    resolve_instrument_path,
+)
 from pceval.instrument.model import (
     Choice,
     DomainCatalogue,
@@ -92,6 +104,8 @@ __all__ = [
     "Finding",
     "check_files",
     "check_instrument",
+    "findings_frame",
+    "shown_when_gate_closes",
 ]
 
 Severity = Literal["error", "warning"]
@@ -102,6 +116,7 @@ FINDING_COLUMNS = ("severity", "code", "file", "item", "message", "fix")
 CODES: dict[str, Severity] = {
     "invalid_instrument": "error",
     "invalid_catalogue": "error",
+    "invalid_scale_rules": "error",
     "no_decline_option": "error",
     "no_safety_gate": "error",
     "safety_gate_not_first": "error",
@@ -212,6 +227,8 @@ def check_instrument(
         An instrument file (or a shipped instrument's id), or a loaded instrument.
     catalogue : DomainCatalogue, str or Path, optional
         The outcome-domain catalogue for ``domain_not_covered``; the shipped one by default.
+        A catalogue that does not load is one ``invalid_catalogue`` error, and domain coverage
+        is then not checked.
 
     Returns
     -------
@@ -224,28 +241,31 @@ def check_instrument(
     >>> [f.code for f in check_instrument("womens_survey") if f.severity == "error"]
     []
     """
+    if isinstance(catalogue, DomainCatalogue):
+        return _check_one(path_or_instrument, catalogue)
+    try:
+        resolved = load_catalogue(catalogue)
+    except InstrumentError as exc:
+        # without a catalogue the other checks still run; domain coverage is skipped
+        return [_from_error("invalid_catalogue", exc, str(catalogue or "")),
+                *_check_one(path_or_instrument, None)]
+    return _check_one(path_or_instrument, resolved)
+
+
+def _check_one(path_or_instrument: str | Path | Instrument,
+               catalogue: DomainCatalogue | None) -> list[Finding]:
     if isinstance(path_or_instrument, Instrument):
         instrument, file = path_or_instrument, ""
     else:
         file = str(path_or_instrument)
         try:
-            instrument = load_instrument(path_or_instrument)
+            path = resolve_instrument_path(path_or_instrument)
+            file = str(path)
+            instrument = load_instrument(path)
         except InstrumentError as exc:
             return [_from_error("invalid_instrument", exc, file)]
-    findings: list[Finding] = []
-    resolved: DomainCatalogue | None
-    if isinstance(catalogue, DomainCatalogue):
-        resolved = catalogue
-    else:
-        try:
-            resolved = load_catalogue(catalogue)
-        except InstrumentError as exc:
-            findings.append(_from_error("invalid_catalogue", exc, str(catalogue or "")))
-            resolved = None
-    context = _Context(instrument, file, resolved)
-    for check in _CHECKS:
-        findings.extend(check(context))
-    return findings
+    context = _Context(instrument, file, catalogue)
+    return [finding for check in _CHECKS for finding in check(context)]
 
 
 def check_files(
@@ -259,8 +279,9 @@ def check_files(
     ----------
     paths : path or iterable of paths
         Instrument files, or a folder: every ``*.yml``/``*.yaml`` in it whose ``kind`` is
-        ``instrument`` or ``domain_catalogue`` (and every file that cannot be read, so a broken
-        file is reported rather than skipped).
+        ``instrument``, ``domain_catalogue`` or ``scale_rules`` (and every file that cannot be
+        read, so a broken file is reported rather than skipped). Catalogue and scoring-rules
+        files are checked for structure only.
     catalogue : DomainCatalogue, str or Path, optional
         The domain catalogue for ``domain_not_covered``. By default a ``domain_catalogue`` file
         among ``paths`` if it loads, else the shipped catalogue.
@@ -269,7 +290,8 @@ def check_files(
     -------
     DataFrame
         One row per finding, columns ``severity`` (``error``/``warning``), ``code``, ``file``,
-        ``item``, ``message``, ``fix``; files in the order given (sorted within a folder).
+        ``item``, ``message``, ``fix``; files in the order given (sorted within a folder), each
+        file's findings in the order of the checks.
 
     Examples
     --------
@@ -279,22 +301,39 @@ def check_files(
     ['severity', 'code', 'file', 'item', 'message', 'fix']
     """
     files = _expand(paths)
+    kinds = {path: _kind(path) for path in files}
     findings: list[Finding] = []
-    instruments: list[Path] = []
+    side: dict[Path, list[Finding]] = {}
     found_catalogue: DomainCatalogue | None = None
     for path in files:
-        if _kind(path) == "domain_catalogue":
+        if kinds[path] == "scale_rules":
+            try:
+                load_scale_rules(path)
+            except InstrumentError as exc:
+                side[path] = [_from_error("invalid_scale_rules", exc, str(path))]
+        elif kinds[path] == "domain_catalogue":
             try:
                 loaded = load_catalogue(path)
             except InstrumentError as exc:
-                findings.append(_from_error("invalid_catalogue", exc, str(path)))
+                side[path] = [_from_error("invalid_catalogue", exc, str(path))]
             else:
                 found_catalogue = found_catalogue or loaded
+    chosen: DomainCatalogue | None
+    if isinstance(catalogue, DomainCatalogue):
+        chosen = catalogue
+    elif catalogue is None and found_catalogue is not None:
+        chosen = found_catalogue
+    else:
+        try:
+            chosen = load_catalogue(catalogue)
+        except InstrumentError as exc:
+            findings.append(_from_error("invalid_catalogue", exc, str(catalogue)))
+            chosen = None
+    for path in files:
+        if kinds[path] in {"scale_rules", "domain_catalogue"}:
+            findings.extend(side.get(path, []))
         else:
-            instruments.append(path)
-    chosen = catalogue if catalogue is not None else found_catalogue
-    for path in instruments:
-        findings.extend(check_instrument(path, catalogue=chosen))
+            findings.extend(_check_one(path, chosen))
     return findings_frame(findings)
 
 
@@ -309,9 +348,12 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
         path = Path(paths)
         if path.is_dir():
             files = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
-            return [f for f in files if _kind(f) in {"instrument", "domain_catalogue", None}]
+            return [f for f in files if _kind(f) in {*_KINDS, None}]
         return [path]
     return [Path(p) for p in paths]
+
+
+_KINDS = frozenset({"instrument", "domain_catalogue", "scale_rules"})
 
 
 def _kind(path: Path) -> str | None:
@@ -332,6 +374,10 @@ def _from_error(code: str, exc: InstrumentError, file: str) -> Finding:
     item = ""
     if exc.field and exc.field.startswith("item "):
         item = exc.field.removeprefix("item ").split(".")[0]
+    else:
+        named = re.search(r"\bitem '?([a-z][a-z0-9_]*)'?", exc.message)
+        if named:
+            item = named.group(1)
     return Finding(CODES[code], code, exc.file or file, item, message, fix)
 
 
@@ -555,8 +601,9 @@ def _plausible_row(instrument: Instrument, gate: Item, variant: int) -> dict[str
                 codes = list(proceed_codes(instrument, item)) or codes
             row[item.id] = codes[variant]
         elif item.type in {ItemType.INTEGER, ItemType.DECIMAL, ItemType.CALCULATED}:
-            low = item.constraint.min if item.constraint and item.constraint.min is not None else 0
-            high = item.constraint.max if item.constraint and item.constraint.max is not None else 10
+            bounds = item.constraint
+            low = bounds.min if bounds is not None and bounds.min is not None else 0
+            high = bounds.max if bounds is not None and bounds.max is not None else 10
             row[item.id] = float(max(low, min(1, high))) if variant == 0 else float(high)
         elif item.type == ItemType.DATE:
             row[item.id] = "2025-01-01"

@@ -82,6 +82,8 @@ ul.codes { list-style: none; margin: 0; padding: 0; }
 code { font-family: ui-monospace, "Cascadia Mono", Consolas, monospace; font-size: 0.95em; }
 .kind, .note { color: #4a4a4a; font-size: 0.9em; }
 .scroll { overflow-x: auto; }
+table.items td:nth-of-type(1) { min-width: 18em; }
+table.items td:nth-of-type(2), table.items td:nth-of-type(4) { min-width: 9em; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; }
 dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; }
 a { color: #0b4f8a; }
@@ -287,7 +289,7 @@ def _instrument_section(inst: Instrument, catalogue: DomainCatalogue,
     out.append("</dl>")
     out += _items_table(inst, catalogue, lang)
     if inst.scales:
-        out += _scales_table(inst, catalogue, reliability, lang)
+        out += _scales_table(inst, catalogue, reliability, lang, min_cell)
     if frame is not None:
         out += _distributions(inst, frame, reasons, min_cell=min_cell, lang=lang)
     out.append("</section>")
@@ -298,7 +300,7 @@ def _items_table(inst: Instrument, catalogue: DomainCatalogue, lang: str) -> lis
     sid = _e(inst.id)
     headers = ["Item", "Question", "Type", "Choices (code: label)", "Missing codes",
                "Asked when", "Sensitivity", "Domains", "NOS"]
-    out = [f'<h3 id="{sid}-items">Items</h3>', '<div class="scroll">', "<table>",
+    out = [f'<h3 id="{sid}-items">Items</h3>', '<div class="scroll">', '<table class="items">',
            f"<caption>Items of {_e(text_in(inst.title, lang))} ({sid}), in the order asked"
            "</caption>", "<thead><tr>"]
     out += [f'<th scope="col">{_e(h)}</th>' for h in headers]
@@ -380,7 +382,7 @@ def _domains(ids: Iterable[str], catalogue: DomainCatalogue) -> str:
 
 
 def _scales_table(inst: Instrument, catalogue: DomainCatalogue,
-                  reliability: pd.DataFrame | None, lang: str) -> list[str]:
+                  reliability: pd.DataFrame | None, lang: str, min_cell: int) -> list[str]:
     sid = _e(inst.id)
     headers = ["Scale", "Label", "Items", "Reverse-keyed", "Method", "Minimum valid items",
                "Bands", "Domains"]
@@ -395,6 +397,10 @@ def _scales_table(inst: Instrument, catalogue: DomainCatalogue,
         if scale.multiplier != 1:
             method += f", × {scale.multiplier:g}"
         method += "; higher is better" if scale.higher_is_better else "; higher is worse"
+        if scale.screen_uniform:
+            method += "; uniform response sets screened out"
+        if scale.rule:
+            method += f"; built-in scoring rule {scale.rule}"
         cells = [
             _e(text_in(scale.label, lang)),
             ", ".join(f"<code>{_e(i)}</code>" for i in scale.items),
@@ -406,7 +412,7 @@ def _scales_table(inst: Instrument, catalogue: DomainCatalogue,
             _domains(scale.domains, catalogue),
         ]
         if reliability is not None:
-            cells.append(_reliability_cell(scale, reliability))
+            cells.append(_reliability_cell(scale, reliability, min_cell))
         out.append(f'<tr><th scope="row"><code>{_e(scale.id)}</code></th>'
                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out += ["</tbody>", "</table>", "</div>"]
@@ -421,7 +427,7 @@ def _number(value: object) -> str:
     return _e(value)
 
 
-def _reliability_cell(scale: Scale, reliability: pd.DataFrame) -> str:
+def _reliability_cell(scale: Scale, reliability: pd.DataFrame, min_cell: int) -> str:
     rows = reliability[reliability["scale"].astype("string") == scale.id]
     if rows.empty:
         return "not given"
@@ -429,7 +435,7 @@ def _reliability_cell(scale: Scale, reliability: pd.DataFrame) -> str:
     for row in rows.to_dict("records"):
         name = str(row.get("statistic") or "estimate").replace("_", " ")
         n = row.get("n")
-        if n is not None and not pd.isna(n) and 1 <= int(n) < 5:
+        if n is not None and not pd.isna(n) and 1 <= int(n) < min_cell:
             parts.append(f"{_e(name)} {NOT_PUBLISHED}")
             continue
         text = f"{_e(name)} {_number(row['estimate'])}"
@@ -488,6 +494,10 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
                lang: str) -> list[tuple[str, str, object]]:
     """Rows ``(value, label, count or statistic)`` describing the answers given."""
     missing_codes = {_key(m.code): m for m in inst.missing_of(item)}
+    if item.sensitivity in HIDDEN_SENSITIVITIES:
+        answered = int(frame[columns].notna().any(axis=1).sum())
+        return [("", f"answered (values not shown: {item.sensitivity.value.replace('_', ' ')})",
+                 answered)]
     if item.is_multiple:
         out = []
         for choice, column in zip(inst.choices_of(item), _item_columns(inst, item), strict=True):
@@ -495,11 +505,7 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
                 ticked = int(pd.to_numeric(frame[column], errors="coerce").eq(1).sum())
                 out.append((_code_text(choice.code), text_in(choice.label, lang), ticked))
         return out
-    values = frame[item.id]
-    present = values.dropna()
-    if item.sensitivity in HIDDEN_SENSITIVITIES:
-        return [("", f"answered (values not shown: {item.sensitivity.value.replace('_', ' ')})",
-                 int(len(present)))]
+    present = frame[item.id].dropna()
     if item.is_choice:
         keys = present.map(_key)
         counts = keys.value_counts()

@@ -85,11 +85,13 @@ def diff_instruments(old: Instrument | str | Path, new: Instrument | str | Path)
         rows.append(("version_changed", "", f"{before.version} → {after.version}",
                      "record the instrument version with every response so rounds can be told "
                      "apart"))
-    for field in ("title", "respondent", "waves", "unit", "languages", "description",
+    for field in ("id", "title", "respondent", "waves", "unit", "languages", "description",
                   "support_services"):
         a, b = getattr(before, field), getattr(after, field)
         if a != b:
             hint = ("different respondents: do not pool" if field == "respondent"
+                    else "a different instrument id: check these are versions of one instrument"
+                    if field == "id"
                     else "waves differ: align wave names before pooling" if field == "waves"
                     else "documentation only")
             rows.append(("other_changed", "", f"{field}: {_show(a)} → {_show(b)}", hint))

@@ -6,7 +6,7 @@ JSON Schema (draft 2020-12) for editors and other tools, and :func:`write_schema
 ``instruments/schema/`` where they are committed. A test regenerates them and compares, so the
 committed files never drift from the models; rerun ``write_schemas`` after changing a model::
 
-    python -c "from pceval.instrument.schema import write_schemas; write_schemas('instruments/schema')"
+    python -c "from pceval.instrument.schema import write_schemas as w; w('instruments/schema')"
 
 Editor support
 --------------
