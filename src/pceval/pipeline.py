@@ -102,7 +102,8 @@ def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str
         result = clean_staged(ingested.frame, instruments[source.instrument], file=source.file,
                               services=services, waves=project.config.waves,
                               platform_codes=source.missing_data_codes,
-                              duplicates=project.config.cleaning.duplicates)
+                              duplicates=project.config.cleaning.duplicates,
+                              rules=project.config.cleaning.rules)
         quarantined_rows = ingested.frame[ingested.frame["_row"].isin(result.quarantine["row"])]
         write_parquet(project.staged / f"{source.instrument}_quarantined.parquet",
                       quarantined_rows.reset_index(drop=True))

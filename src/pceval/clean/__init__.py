@@ -21,6 +21,7 @@ from pceval.clean.log import (
     CleaningLog,
 )
 from pceval.clean.relevance import apply_relevance
+from pceval.clean.rules import apply_rules
 from pceval.clean.rows import quarantine_duplicates, quarantine_previews, quarantine_unattributable
 from pceval.instrument.model import Instrument
 
@@ -67,6 +68,7 @@ def clean_staged(
     waves: Sequence[str] = (),
     platform_codes: Mapping[str, str] | None = None,
     duplicates: str = "keep_complete_last",
+    rules: Sequence = (),
 ) -> CleanResult:
     """Validate, type and clean one staged export.
 
@@ -80,11 +82,14 @@ def clean_staged(
     file : str
         The export's path as the user knows it (used in every message).
     services, waves : sequence of str
-        The evaluation's services and waves; rows naming others are quarantined.
+        The evaluation's services and waves; rows naming others are quarantined. With no
+        services given (cleaning a single export), any non-blank service is accepted.
     platform_codes : mapping, optional
         The platform's project-level missing-data codes and their kinds.
     duplicates : str
         The rule that picks the submission kept among duplicates.
+    rules : sequence of CleaningRule
+        Declared rules (renames, recodes, date formats) applied before validation.
 
     Returns
     -------
@@ -106,7 +111,7 @@ def clean_staged(
     rows_in = len(staged)
     staged = staged.reset_index(drop=True)
     preview = quarantine_previews(staged, log)
-    kept_staged = staged.loc[~preview]
+    kept_staged = apply_rules(staged.loc[~preview], instrument, rules, log)
     typed = type_columns(kept_staged, instrument, log, platform_codes=platform_codes)
     unattributable = quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
     typed = typed.loc[~unattributable]

@@ -37,7 +37,8 @@ def quarantine_unattributable(typed: pd.DataFrame, instrument: Instrument, log: 
         bad |= no_key
     service = instrument.role_item(Role.SERVICE)
     if service is not None:
-        unknown = ~bad & ~typed[service.id].isin(list(services))
+        known = typed[service.id].isin(list(services)) if services else typed[service.id].notna()
+        unknown = ~bad & ~known
         log.quarantined(rows=typed.loc[unknown, "_row"], reason="unknown_service",
                         detail=(f"{service.id} " + typed.loc[unknown, service.id].astype("string")
                                 .fillna("(blank)") + " is not a service of this evaluation"))
