@@ -132,6 +132,27 @@ def build_cmd(root: DirArg) -> None:
     _do_build(root)
 
 
+@app.command("clean")
+def clean_cmd(
+    file: Annotated[Path, typer.Argument(help="One platform export.", show_default=False)],
+    instrument: Annotated[str, typer.Option(help="The instrument it follows: an id or a .yml path.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs (a build/ is written there).")],
+    platform: Annotated[str, typer.Option(help="auto, redcap, kobo, odk, qualtrics, spss, stata, excel, csv or parquet.")] = "auto",
+    key_file: Annotated[Path | None, typer.Option(help="Pseudonym key file (else the PCEVAL_KEY variable).")] = None,
+) -> None:
+    """Ingest, validate, clean and de-identify one export against one instrument, with the same
+    outputs as a build."""
+    from pceval.pipeline import clean_export
+
+    with _stage("clean", 7) as step:
+        summary = clean_export(file, instrument, out_dir=out_dir, platform=platform, key_file=key_file,
+                               step=step)
+    for name, rows in summary.rows.items():
+        out.print(f"{Path(name).name}: {rows['rows_in']} rows in, {rows['rows_kept']} kept, "
+                  f"{rows['rows_quarantined']} quarantined")
+    out.print(f"outputs: {Path(out_dir) / 'build'}")
+
+
 @app.command("analyse")
 def analyse_cmd(root: DirArg) -> None:
     """Run the evaluation plan on build/ and write results/ (disclosure control applied)."""

@@ -54,14 +54,30 @@ class BuildSummary:
     issues: int = 0
 
 
-def load_instruments_for(project: Project) -> dict[str, Instrument]:
-    """The instruments the project's sources name, from its instruments folder."""
+def source_instruments(project: Project) -> dict[str, Instrument]:
+    """The instrument of each raw file (keyed by the file as listed in ``pceval.yml``).
+
+    A source names its instrument by id (looked up in the project's instruments folder, then
+    in the shipped ones) or by path.
+    """
     folder = project.folder("instruments")
+    cache: dict[str, Instrument] = {}
     out: dict[str, Instrument] = {}
     for source in project.config.sources:
-        if source.instrument not in out:
-            out[source.instrument] = load_instrument(source.instrument, search=folder)
+        if source.instrument not in cache:
+            cache[source.instrument] = load_instrument(source.instrument, search=folder)
+        out[source.file] = cache[source.instrument]
+    ids = [i.id for i in out.values()]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ConfigError(f"instrument {duplicated[0]} is listed for two raw files; combine the exports first",
+                          file=project.root / "pceval.yml", field="sources")
     return out
+
+
+def load_instruments_for(project: Project) -> dict[str, Instrument]:
+    """The project's instruments keyed by instrument id."""
+    return {inst.id: inst for inst in source_instruments(project).values()}
 
 
 def build_steps(project: Project) -> int:
@@ -79,15 +95,35 @@ def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _n
         if not path.exists():
             raise DataError("raw export listed in pceval.yml not found", file=source.file,
                             fix="put the export there or correct sources in pceval.yml")
-        result = read_export(path, instrument=instruments[source.instrument],
+        result = read_export(path, instrument=instruments[source.file],
                              platform=source.platform, events=source.events or None,
                              delimiter=source.delimiter, encoding=source.encoding)
         frame = result.frame.copy()
         frame["_file"] = source.file
+        if instruments[source.file].waves and not source.events:
+            frame["_wave"] = infer_waves(frame["_event"], instruments[source.file].waves, frame["_wave"])
         staged[source.file] = dataclasses.replace(result, frame=frame, file=source.file)
-        write_parquet(project.staged / f"{source.instrument}.parquet", frame)
+        write_parquet(project.staged / f"{instruments[source.file].id}.parquet", frame)
         step(f"ingest {source.file}")
     return staged
+
+
+def infer_waves(events: pd.Series, waves: tuple[str, ...], current: pd.Series) -> pd.Series:
+    """Waves from REDCap event names when ``pceval.yml`` gives no mapping.
+
+    An event's unique name is its label in lower case with ``_arm_N`` appended, so
+    ``followup_arm_1`` is the wave ``followup``; events that match no wave stay unmapped and
+    their rows are quarantined as ``unknown_wave``.
+
+    Examples
+    --------
+    >>> infer_waves(pd.Series(["baseline_arm_1", "follow_up_arm_2", None]), ("baseline", "follow_up"),
+    ...             pd.Series([None] * 3, dtype="string")).tolist()
+    ['baseline', 'follow_up', <NA>]
+    """
+    names = events.astype("string").str.replace(r"_arm_\d+$", "", regex=True)
+    inferred = names.where(names.isin(list(waves)))
+    return current.astype("string").fillna(inferred)
 
 
 # Stage 2: validate + clean -----------------------------------------------------------------
@@ -99,13 +135,13 @@ def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str
     cleaned: dict[str, CleanResult] = {}
     for source in project.config.sources:
         ingested = staged[source.file]
-        result = clean_staged(ingested.frame, instruments[source.instrument], file=source.file,
+        result = clean_staged(ingested.frame, instruments[source.file], file=source.file,
                               services=services, waves=project.config.waves,
                               platform_codes=source.missing_data_codes,
                               duplicates=project.config.cleaning.duplicates,
                               rules=project.config.cleaning.rules)
         quarantined_rows = ingested.frame[ingested.frame["_row"].isin(result.quarantine["row"])]
-        write_parquet(project.staged / f"{source.instrument}_quarantined.parquet",
+        write_parquet(project.staged / f"{instruments[source.file].id}_quarantined.parquet",
                       quarantined_rows.reset_index(drop=True))
         cleaned[source.file] = result
         step(f"clean {source.file}")
@@ -148,19 +184,25 @@ def link_issues(frames: dict[str, pd.DataFrame], instruments: dict[str, Instrume
 
 # Stage 3: de-identify ----------------------------------------------------------------------
 
+def project_key(project: Project) -> bytes:
+    """The pseudonym key, from the environment variable or the key file the project names."""
+    privacy = project.config.privacy
+    return load_key(env_var=privacy.key_env,
+                    key_file=(project.root / privacy.key_file) if privacy.key_file else None)
+
+
 def deidentify_all(project: Project, instruments: dict[str, Instrument],
-                   cleaned: dict[str, CleanResult], step: Step = _noop) -> dict[str, Deidentified]:
+                   cleaned: dict[str, CleanResult], step: Step = _noop, *,
+                   key: bytes | None = None) -> dict[str, Deidentified]:
     """Drop identifiers, pseudonymise keys and scrub free text for every instrument."""
-    key = load_key(env_var=project.config.privacy.key_env,
-                   key_file=(project.root / project.config.privacy.key_file)
-                   if project.config.privacy.key_file else None)
+    key = key if key is not None else project_key(project)
     names: set[str] = set()
     for source in project.config.sources:
-        names |= identifier_names(cleaned[source.file].frame, instruments[source.instrument])
+        names |= identifier_names(cleaned[source.file].frame, instruments[source.file])
     scrubber = Scrubber(known_global=tuple(sorted(names)))
     out: dict[str, Deidentified] = {}
     for source in project.config.sources:
-        out[source.file] = deidentify(cleaned[source.file].frame, instruments[source.instrument],
+        out[source.file] = deidentify(cleaned[source.file].frame, instruments[source.file],
                                       key=key, scrubber=scrubber)
         step(f"de-identify {source.file}")
     return out
@@ -186,25 +228,21 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     BuildSummary
         Rows in, kept and quarantined per raw file, and the outputs written.
     """
-    instruments = load_instruments_for(project)
+    instruments = source_instruments(project)
+    by_id = {inst.id: inst for inst in instruments.values()}
+    key = project_key(project)  # before anything is written: no key, no partial output
     raw_hashes = {s.file: sha256_file(project.source_path(s)) for s in project.config.sources
                   if project.source_path(s).exists()}
     staged = ingest(project, instruments, step)
     cleaned = clean(project, instruments, staged, step)
-    deidentified = deidentify_all(project, instruments, cleaned, step)
-    by_instrument: dict[str, pd.DataFrame] = {}
-    for source in project.config.sources:
-        if source.instrument in by_instrument:
-            raise ConfigError(f"instrument {source.instrument} is listed for two raw files; "
-                              "combine the exports first", file=project.root / "pceval.yml",
-                              field="sources")
-        by_instrument[source.instrument] = deidentified[source.file].frame
-    scored = score(instruments, by_instrument)
+    deidentified = deidentify_all(project, instruments, cleaned, step, key=key)
+    by_instrument = {instruments[s.file].id: deidentified[s.file].frame for s in project.config.sources}
+    scored = score(by_id, by_instrument)
     step("score")
 
     summary = BuildSummary()
     build_dir = project.build
-    issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, instruments)])
+    issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, by_id)])
     audit = _concat_logs(c.audit for c in cleaned.values())
     missing = _concat_logs(c.missing for c in cleaned.values())
     quarantine = _concat_logs(c.quarantine for c in cleaned.values())
@@ -228,7 +266,7 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     manifest = {
         "pceval_version": __version__,
         "raw": raw_hashes,
-        "instruments": {i.id: i.version for i in instruments.values()},
+        "instruments": {i.id: i.version for i in by_id.values()},
         "rows": summary.rows,
         "outputs": {str(p.relative_to(project.root)): sha256_file(p) for p in sorted(outputs)},
     }
@@ -236,6 +274,38 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     summary.outputs = outputs
     step("write build outputs")
     return summary
+
+
+def clean_export(file: str | Path, instrument: str | Path, *, out_dir: str | Path,
+                 platform: str = "auto", key_file: str | Path | None = None,
+                 key_env: str = "PCEVAL_KEY", step: Step = _noop) -> BuildSummary:
+    """Ingest, validate, clean, de-identify and score one export, with a build's outputs.
+
+    For a user with one export and no evaluation project: ``out_dir`` becomes a one-source
+    project (``pceval.yml`` is written there so the run can be repeated), and its ``build/``
+    holds what ``pceval build`` writes. Any non-blank service code is accepted.
+    """
+    from pceval.project import Privacy, ProjectConfig, Source, load_project, write_config
+
+    file = Path(file).resolve()
+    if not file.exists():
+        raise DataError("export not found", file=file)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resolved = load_instrument(instrument)
+    is_path = Path(str(instrument)).suffix in {".yml", ".yaml"}
+    if key_file is not None:
+        key_file = Path(key_file).resolve()
+    config = ProjectConfig(
+        kind="evaluation", schema_version=1, name=f"{file.name} ({resolved.id})", services=(),
+        waves=resolved.waves or ("baseline", "exit", "followup"),
+        sources=(Source(file=str(file), instrument=str(Path(instrument).resolve()) if is_path else resolved.id,
+                        platform=platform),),
+        privacy=Privacy(key_env=key_env, key_file=str(key_file) if key_file else None),
+    )
+    write_config(out_dir, config, header="# Written by `pceval clean`: one export cleaned on its own.")
+    project = load_project(out_dir)
+    return build(project, step)
 
 
 # Stage 5: analyse --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pceval.errors import ConfigError
 
 CONFIG_NAME = "pceval.yml"
-Platform = Literal["auto", "redcap", "kobo", "odk", "qualtrics", "csv"]
+Platform = Literal["auto", "redcap", "kobo", "odk", "qualtrics", "spss", "stata", "excel", "csv", "parquet"]
 
 
 class _Frozen(BaseModel):
