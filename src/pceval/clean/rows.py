@@ -79,13 +79,15 @@ def quarantine_duplicates(typed: pd.DataFrame, instrument: Instrument, log: Clea
     matching = [c for c in columns if service is None or c != service.id]
     if not columns or not matching:
         return pd.Series(False, index=typed.index)
-    identity = typed[columns].astype("string")
-    identity = identity.apply(lambda s: s.str.strip().str.casefold())
+    identity = typed[columns]
+    if instrument.role_item(Role.CASE_KEY) is None or instrument.waves:
+        # case numbers and names as typed by people: compare without case and spacing
+        identity = identity.astype("string").apply(lambda s: s.str.strip().str.casefold())
     # rows whose identifying columns are all blank cannot be matched to another row
     blank = identity[matching].isna().all(axis=1)
     # a 64-bit hash of the identity keeps this fast on a million rows; a collision between
     # two different submissions has a probability of about n^2 / 2^65
-    key = pd.util.hash_pandas_object(identity.fillna("\x00"), index=False)
+    key = pd.util.hash_pandas_object(identity, index=False)
     order = pd.DataFrame({"row": typed["_row"].astype("int64"), "key": key}, index=typed.index)
     if rule == "keep_complete_last":
         order["complete"] = typed["_complete"].astype("string").fillna("0").eq("1").astype(int)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pceval.errors import DataError, PcevalError
-from pceval.ingest.textfile import TextFile, TextGrid, clean_text
+from pceval.ingest.textfile import TextGrid, clean_text
 from pceval.instrument.model import Instrument, Item, multi_column
 
 META_COLUMNS = ("_file", "_row", "_record", "_event", "_wave", "_submitted_at", "_complete", "_preview")
@@ -66,7 +66,8 @@ class IngestResult:
     frame : DataFrame
         The staged frame (see the module documentation for its columns).
     platform : str
-        ``'redcap'``, ``'kobo'``, ``'odk'``, ``'qualtrics'`` or ``'csv'`` (detected or given).
+        ``'redcap'``, ``'kobo'``, ``'odk'``, ``'qualtrics'``, ``'csv'``, ``'spss'``,
+        ``'stata'``, ``'excel'`` or ``'parquet'`` (detected or given).
     file : str
         The path of the export, as given.
     rows_read : int
@@ -78,7 +79,7 @@ class IngestResult:
     notes : tuple of str
         Other things a user should know (codes outside a choice list, disagreeing columns).
     encoding, delimiter : str
-        How the file was read.
+        How the file was read (``delimiter`` is ``''`` for a file that is not delimited text).
     """
 
     frame: pd.DataFrame
@@ -226,7 +227,19 @@ def _prefix(name: str, target: Target, separators: Sequence[str]) -> list[str]:
 
 # Assembly -----------------------------------------------------------------------------------
 
-def build_result(text: TextFile, grid: TextGrid, instrument: Instrument, plan: ColumnPlan, *,
+class Source(Protocol):
+    """What assembly needs of the file read: a :class:`TextFile`, or
+    :class:`pceval.ingest.tabular.SourceFile` for a file that is not delimited text."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def delimiter(self) -> str: ...
+
+
+def build_result(text: Source, grid: TextGrid, instrument: Instrument, plan: ColumnPlan, *,
                  platform: str) -> IngestResult:
     """Assemble the staged frame from a parsed file and a column plan."""
     if not plan.direct and not plan.summaries:
@@ -431,7 +444,7 @@ def first_row_where(grid: TextGrid, mask: pa.Array | pa.ChunkedArray | np.ndarra
 _DATA_LIKE = re.compile(r"^[-+]?\d+([.,:/ T-]\d+)*$")
 
 
-def _no_match(text: TextFile, grid: TextGrid, instrument: Instrument, platform: str) -> DataError:
+def _no_match(text: Source, grid: TextGrid, instrument: Instrument, platform: str) -> DataError:
     names = [n for n in grid.names if n]
     if names and all(_DATA_LIKE.match(n) for n in names):
         return DataError("the first row holds values, not column names", file=text.file, row=1,

@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -327,3 +329,48 @@ def rows_text(rows: Sequence[int] | np.ndarray, limit: int = 5) -> str:
     shown = ", ".join(str(r) for r in rows[:limit])
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return f"{len(rows)} row(s): {shown}{more}"
+
+
+# Failures of the parsing libraries ----------------------------------------------------------
+
+def unreadable(file: str, what: str, exc: BaseException) -> DataError:
+    """The DataError for a file a parsing library could not read (damaged, truncated, or not
+    the format its name says)."""
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return DataError(f"the file cannot be read as {what} ({detail})", file=file,
+                     fix=f"check that the file is a complete {what} (it may be truncated or "
+                         "damaged, or be another format with this file's extension); export it again")
+
+
+class WarningNotes:
+    """Collect the warnings a parsing library gives while reading a file, as notes.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with WarningNotes() as caught:
+    ...     warnings.warn("odd file")
+    >>> caught.notes
+    ['the reading library warned: odd file']
+    """
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self._seen: set[str] = set()
+        self._contexts: list[tuple[Any, list[warnings.WarningMessage]]] = []
+
+    def __enter__(self) -> WarningNotes:
+        context = warnings.catch_warnings(record=True)
+        caught = context.__enter__()
+        warnings.simplefilter("always")
+        self._contexts.append((context, caught))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        context, caught = self._contexts.pop()
+        context.__exit__(*exc)
+        for warning in caught:
+            text = " ".join(str(warning.message).split())
+            if text not in self._seen:
+                self._seen.add(text)
+                self.notes.append(f"the reading library warned: {text}")

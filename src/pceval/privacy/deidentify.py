@@ -104,23 +104,21 @@ def deidentify(frame: pd.DataFrame, instrument: Instrument, *, key: bytes,
                    pseudonymise(out["_record"].astype("string"), key,
                                 namespace=f"record/{instrument.id}"))
 
-    # every identifier value of the row is removed from that row's free text, whatever it is
-    per_row_known = None
-    if secret:
-        identifiers = frame[secret].astype("string")
-        per_row_known = pd.Series(
-            [tuple(v for v in row if isinstance(v, str) and v.strip()) for row in identifiers.itertuples(index=False)],
-            index=frame.index, dtype=object,
-        )
+    # every identifier value of the row is removed from that row's free text, whatever it is;
+    # only rows that hold some free text need their identifiers gathered
+    free_items = [i.id for i in instrument.items_with(Sensitivity.FREE_TEXT) if i.id in out.columns]
+    has_text = out[free_items].notna().any(axis=1) if free_items else pd.Series(False, index=out.index)
+    identifiers = frame.loc[has_text, secret].astype("string") if secret else None
     counts = []
-    for item in instrument.items_with(Sensitivity.FREE_TEXT):
-        if item.id not in out.columns:
-            continue
-        scrubbed, found = scrubber.scrub_series(out[item.id].astype("string"), known_per_row=per_row_known)
-        out[item.id] = scrubbed.astype("string")
+    for item_id in free_items:
+        texts = out.loc[has_text, item_id].astype("string")
+        scrubbed, found = scrubber.scrub_series(texts, known_per_row=identifiers)
+        column = out[item_id].astype("string")
+        column.loc[has_text] = scrubbed
+        out[item_id] = column
         if len(found):
             found = found.copy()
-            found.insert(0, "field", item.id)
+            found.insert(0, "field", item_id)
             counts.append(found)
     dropped = tuple(c for c in (*secret, *_DROPPED_META) if c in out.columns)
     out = out.drop(columns=list(dropped))

@@ -221,6 +221,17 @@ def normalise_value(value: object) -> str:
     return _WHITESPACE.sub(" ", text).strip().casefold()
 
 
+def _normalised(uniques) -> list[str]:
+    """:func:`normalise_value` of every distinct value, vectorised for text (a million case
+    numbers or record ids take well under a second)."""
+    series = pd.Series(uniques)
+    if not (pd.api.types.is_string_dtype(series.dtype) or series.map(type).eq(str).all()):
+        return [normalise_value(value) for value in uniques]
+    text = series.astype("string[pyarrow]").str.normalize("NFKC")
+    text = text.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+    return text.tolist()
+
+
 def _check_key(key: bytes) -> None:
     if not isinstance(key, bytes | bytearray):
         raise TypeError("key must be bytes, as returned by load_key")
@@ -274,8 +285,7 @@ def pseudonymise(values: pd.Series, key: bytes, *, namespace: str, length: int =
     digests: dict[str, str] = {}
     mapped = np.empty(len(uniques) + 1, dtype=object)
     mapped[-1] = pd.NA  # code -1 (missing) indexes the last slot
-    for i, value in enumerate(uniques):
-        text = normalise_value(value)
+    for i, text in enumerate(_normalised(uniques)):
         code = digests.get(text)
         if code is None:
             mac = hmac.digest(secret, (prefix + text).encode("utf-8"), hashlib.sha256)
