@@ -79,7 +79,10 @@ def _do_build(root: Path) -> None:
     for file, rows in summary.rows.items():
         table.add_row(file, str(rows["rows_in"]), str(rows["rows_kept"]), str(rows["rows_quarantined"]))
     out.print(table)
-    out.print(f"{summary.issues} validation issues: {project.build / 'audit' / 'validation_issues.csv'}")
+    out.print(f"{summary.issues} validation issues: {project.build / 'audit' / 'validation_report.html'}")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True)
+    out.print(f"data quality: {project.build / 'data_quality.html'}")
 
 
 def _do_analyse(root: Path) -> None:

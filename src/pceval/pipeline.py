@@ -25,12 +25,14 @@ from pceval import __version__
 from pceval.analyse.plan import load_plan
 from pceval.analyse.run import DisclosureRules, run_plan
 from pceval.clean import CleanResult, clean_staged
+from pceval.clean.quality import quality_tables, write_quality_report, write_validation_report
 from pceval.errors import ConfigError, DataError
 from pceval.ingest import IngestResult, read_export
 from pceval.instrument import Instrument, load_instrument
 from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
+from pceval.privacy.kanon import check_k_anonymity, generalise, k_anonymity_warnings
 from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
 from pceval.project import Project
@@ -52,6 +54,7 @@ class BuildSummary:
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     issues: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def source_instruments(project: Project) -> dict[str, Instrument]:
@@ -208,6 +211,38 @@ def deidentify_all(project: Project, instruments: dict[str, Instrument],
     return out
 
 
+def generalise_quasi_identifiers(project: Project, frames: dict[str, pd.DataFrame],
+                                 instruments: dict[str, Instrument]) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
+    """Apply ``privacy.generalise`` rules (per instrument, per field) before anything is written."""
+    rules = project.config.privacy.generalise
+    unknown = sorted(set(rules) - set(frames))
+    if unknown:
+        raise ConfigError(f"privacy.generalise names {unknown[0]!r}, which is not an instrument of this "
+                          "evaluation", file=project.root / "pceval.yml", field="privacy.generalise")
+    out, audits = dict(frames), []
+    for inst_id, inst_rules in rules.items():
+        out[inst_id], audit = generalise(frames[inst_id], inst_rules, instrument=instruments[inst_id])
+        audits.append(audit)
+    return out, audits
+
+
+def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFrame, quarantine: pd.DataFrame,
+                  missing: pd.DataFrame, clean: dict[str, pd.DataFrame],
+                  instruments: dict[str, Instrument]) -> list[Path]:
+    """The validation report and the data-quality report (HTML) with their tables (CSV)."""
+    audit_dir = project.build / "audit"
+    tables = quality_tables(manifest_rows=summary.rows, issues=issues, quarantine=quarantine,
+                            missing=missing, clean=clean, instruments=instruments)
+    written = [write_csv(audit_dir / "quality" / f"{name}.csv", table) for name, table in tables.items()]
+    written.append(write_validation_report(audit_dir / "validation_report.html", issues,
+                                           title=f"Validation report: {project.config.name}",
+                                           instruments=list(instruments.values())))
+    written.append(write_quality_report(project.build / "data_quality.html", tables,
+                                        title=f"Data quality: {project.config.name}",
+                                        min_cell=project.config.privacy.effective_min_cell))
+    return written
+
+
 # Stage 4: score ----------------------------------------------------------------------------
 
 def score(instruments: dict[str, Instrument], frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -237,13 +272,14 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     cleaned = clean(project, instruments, staged, step)
     deidentified = deidentify_all(project, instruments, cleaned, step, key=key)
     by_instrument = {instruments[s.file].id: deidentified[s.file].frame for s in project.config.sources}
+    by_instrument, generalised = generalise_quasi_identifiers(project, by_instrument, by_id)
     scored = score(by_id, by_instrument)
     step("score")
 
     summary = BuildSummary()
     build_dir = project.build
     issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, by_id)])
-    audit = _concat_logs(c.audit for c in cleaned.values())
+    audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised])
     missing = _concat_logs(c.missing for c in cleaned.values())
     quarantine = _concat_logs(c.quarantine for c in cleaned.values())
     scrubs = _concat_logs(d.scrub_counts for d in deidentified.values())
@@ -263,6 +299,11 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
         summary.rows[source.file] = {"rows_in": result.rows_in, "rows_kept": result.rows_kept,
                                      "rows_quarantined": result.rows_quarantined}
     summary.issues = len(issues)
+    outputs += write_quality(project, summary, issues=issues, quarantine=quarantine, missing=missing,
+                             clean=by_instrument, instruments=by_id)
+    kanon = check_k_anonymity(by_instrument, by_id, k=project.config.privacy.k_anonymity)
+    outputs.append(write_csv(build_dir / "audit" / "k_anonymity.csv", kanon))
+    summary.warnings = k_anonymity_warnings(kanon)
     manifest = {
         "pceval_version": __version__,
         "raw": raw_hashes,

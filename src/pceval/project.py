@@ -54,6 +54,8 @@ class Privacy(_Frozen):
     strict: bool = False
     key_env: str = "PCEVAL_KEY"
     key_file: str | None = None
+    k_anonymity: int = Field(default=5, ge=2)
+    generalise: dict[str, dict[str, dict]] = {}
 
     @property
     def effective_min_cell(self) -> int:

@@ -198,8 +198,8 @@ def test_two_columns_for_one_item(mini, export):
 
 
 def test_unknown_platform(mini, export):
-    error = _error(lambda: read_export(export(PLAIN), instrument=mini, platform="spss"))
-    assert "spss" in error.message
+    error = _error(lambda: read_export(export(PLAIN), instrument=mini, platform="sas"))
+    assert "sas" in error.message
 
 
 # detection ----------------------------------------------------------------------------------

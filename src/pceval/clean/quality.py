@@ -84,6 +84,8 @@ td.np { color: #4a4a4a; }
 """
 
 _EMPTY_TYPES = {"row": "Int64"}
+#: Instrument id → (title, plain name used in sentences).
+Titles = Mapping[str, tuple[str, str]]
 #: Instruments are named in sentences by who answers them (a women's survey carries a neutral
 #: title for her safety, which would not tell a reader which data are meant).
 _RESPONDENT_NAMES = {"woman": "women's survey", "record": "partner contact record",
@@ -188,7 +190,7 @@ def quality_tables(
     issues = _frame(issues, ISSUE_COLUMNS, "issues")
     quarantine = _frame(quarantine, QUARANTINE_COLUMNS, "quarantine")
     missing = _frame(missing, MISSING_COLUMNS, "missing")
-    files = _file_instruments(clean, quarantine, instruments)
+    files = _file_instruments(clean, quarantine)
     return {
         "instruments": _instruments_table(clean, instruments, files),
         "rows": _rows_table(manifest_rows, quarantine, files),
@@ -218,8 +220,8 @@ def _frame(frame: pd.DataFrame | None, columns: Iterable[str], name: str) -> pd.
     return out
 
 
-def _file_instruments(clean: Mapping[str, pd.DataFrame], quarantine: pd.DataFrame,
-                      instruments: Mapping[str, Instrument]) -> dict[str, str]:
+def _file_instruments(clean: Mapping[str, pd.DataFrame],
+                      quarantine: pd.DataFrame) -> dict[str, str]:
     """Raw file → instrument id, from the clean frames' ``_file`` and the quarantine."""
     out: dict[str, str] = {}
     for inst_id, frame in clean.items():
@@ -647,9 +649,9 @@ def validation_report_html(
                      + ", ".join(_plural(int(n), str(s)) for s, n in severities.items()) + "). ")
     else:
         intro[0] += "No validation issues: every value passed the instruments' checks. "
-    intro[0] += ("Each issue names the raw file, the row as counted in that file (the header is "
-                 "row 1), the field and what is wrong. Values of identifiers, contact details "
-                 "and free text are never shown.</p>")
+    intro[0] += ("Each issue names the raw file, the row as a spreadsheet numbers it (header "
+                 "rows included), the field and what is wrong. Values of identifiers, contact "
+                 "details and free text are never shown.</p>")
     contents: list[tuple[str, str]] = []
     body: list[str] = []
     if total:
@@ -720,7 +722,8 @@ def write_validation_report(path: str | Path, issues: pd.DataFrame, *,
     >>> write_validation_report(target, pd.DataFrame()).name
     'validation.html'
     """
-    return write_text(path, validation_report_html(issues, title=title, **options))  # type: ignore[arg-type]
+    page = validation_report_html(issues, title=title, **options)  # type: ignore[arg-type]
+    return write_text(path, page)
 
 
 # --------------------------------------------------------------------------------------------
@@ -835,7 +838,7 @@ def _titles(table: pd.DataFrame | None) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _name(inst_id: object, titles: Mapping[str, tuple[str, str]]) -> str:
+def _name(inst_id: object, titles: Titles) -> str:
     if inst_id is None or pd.isna(inst_id):
         return "an unknown instrument"
     if str(inst_id) in titles and titles[str(inst_id)][1]:
@@ -843,7 +846,7 @@ def _name(inst_id: object, titles: Mapping[str, tuple[str, str]]) -> str:
     return f"<code>{_e(inst_id)}</code>"
 
 
-def _inst_cell(inst_id: object, titles: Mapping[str, tuple[str, str]]) -> str:
+def _inst_cell(inst_id: object, titles: Titles) -> str:
     if inst_id is None or pd.isna(inst_id):
         return ""
     title = titles.get(str(inst_id), ("", ""))[0]
@@ -851,7 +854,7 @@ def _inst_cell(inst_id: object, titles: Mapping[str, tuple[str, str]]) -> str:
             else f"<code>{_e(inst_id)}</code>")
 
 
-def _rows_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], min_cell: int) -> list[str]:
+def _rows_section(table: pd.DataFrame, titles: Titles, min_cell: int) -> list[str]:
     out = []
     if table.empty:
         return ["<p>No raw files were read.</p>"]
@@ -877,7 +880,7 @@ def _rows_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], mi
     return out
 
 
-def _quarantine_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]],
+def _quarantine_section(table: pd.DataFrame, titles: Titles,
                         min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>No rows were set aside.</p>"]
@@ -897,7 +900,7 @@ def _quarantine_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str
     return out
 
 
-def _issues_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], min_cell: int) -> list[str]:
+def _issues_section(table: pd.DataFrame, titles: Titles, min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>The checks found no issues.</p>"]
     out = []
@@ -919,7 +922,7 @@ def _issues_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], 
     return out
 
 
-def _completeness_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]],
+def _completeness_section(table: pd.DataFrame, titles: Titles,
                           min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>No items to assess.</p>"]
@@ -953,7 +956,7 @@ def _completeness_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, s
     return out
 
 
-def _missingness_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]],
+def _missingness_section(table: pd.DataFrame, titles: Titles,
                          min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>No missing values were recorded.</p>"]
@@ -975,7 +978,7 @@ def _missingness_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, st
     return out
 
 
-def _waves_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], min_cell: int) -> list[str]:
+def _waves_section(table: pd.DataFrame, titles: Titles, min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>No instrument answered by women has waves.</p>"]
     out = []
@@ -1031,7 +1034,7 @@ def _waves_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], m
     return out
 
 
-def _linkage_section(table: pd.DataFrame, titles: Mapping[str, tuple[str, str]], min_cell: int) -> list[str]:
+def _linkage_section(table: pd.DataFrame, titles: Titles, min_cell: int) -> list[str]:
     if table.empty:
         return ["<p>No survey of women and partner contact record to link.</p>"]
     out = []

@@ -36,6 +36,7 @@ identifiers) are dropped at ingest and listed in :attr:`IngestResult.dropped_col
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -473,18 +474,24 @@ def _no_match(text: Source, grid: TextGrid, instrument: Instrument, platform: st
 
 
 def _best_instrument(names: Sequence[str], instrument: Instrument) -> tuple[str, int] | None:
+    best: tuple[str, int] | None = None
+    for other_id, index in _shipped_indexes():
+        if other_id == instrument.id:
+            continue
+        hits = sum(index.match(n, ("/", "-")) is not None for n in names)
+        if hits and (best is None or hits > best[1]):
+            best = (other_id, hits)
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_indexes() -> tuple[tuple[str, HeaderIndex], ...]:
+    """Header indexes of the shipped instruments, built once: loading them takes about half a
+    second, too long to repeat for every file whose headers match nothing."""
     from pceval.instrument import load_instruments
 
     try:
         others = load_instruments()
     except PcevalError:
-        return None
-    best: tuple[str, int] | None = None
-    for other in others.values():
-        if other.id == instrument.id:
-            continue
-        index = HeaderIndex(other)
-        hits = sum(index.match(n, ("/", "-")) is not None for n in names)
-        if hits and (best is None or hits > best[1]):
-            best = (other.id, hits)
-    return best
+        return ()
+    return tuple((other.id, HeaderIndex(other)) for other in others.values())

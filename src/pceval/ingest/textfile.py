@@ -20,9 +20,12 @@ is a row of blank cells). They are counted from the records, never from physical
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,7 +139,8 @@ class TextFile:
     def _parse(self, begin: int, end: int) -> list[list[str]]:
         reader = csv.reader(io.StringIO(self._text(begin, end), newline=""), delimiter=self.delimiter)
         try:
-            return [record for record in reader if record]
+            with _no_field_limit():
+                return [record for record in reader if record]
         except csv.Error as exc:
             raise DataError(f"the header cannot be parsed ({exc})", file=self.file,
                             fix="check the file is a delimited text export") from None
@@ -180,7 +184,8 @@ class TextFile:
         reader = csv.reader(io.StringIO(self._text(data_start, len(self.data)), newline=""),
                             delimiter=self.delimiter)
         try:
-            yield from enumerate(reader)
+            with _no_field_limit():
+                yield from enumerate(reader)
         except csv.Error as exc:
             raise DataError(f"the file cannot be parsed ({exc})", file=self.file,
                             fix="check that quoted values are closed") from None
@@ -203,6 +208,20 @@ class TextFile:
                          "fill in the missing fields (a blank cell still needs its delimiter) "
                          "or export the file again"),
                 )
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """Let Python's csv module read a value of any size while parsing (its default limit,
+    128 KiB, refuses a long free-text answer or a pasted document), then restore the limit.
+
+    The limit is process-wide; it is raised only for the duration of a parse.
+    """
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _fields(count: int) -> str:

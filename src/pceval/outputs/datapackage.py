@@ -110,10 +110,19 @@ def _field(info: ColumnInfo, column: pd.Series, instrument: Instrument,
         field["constraints"] = {"enum": [c["value"] for c in categories]}
         if info.kind == "band" or (info.item is not None and info.item.type == ItemType.LIKERT):
             field["categoriesOrdered"] = True
+    constraint = info.item.constraint if info.kind == "item" and info.item is not None else None
+    if constraint is not None and field_type in {"integer", "number"}:
+        bounds = {"minimum": constraint.min, "maximum": constraint.max}
+        cast = int if field_type == "integer" else float
+        for key, value in bounds.items():
+            if value is not None and (field_type == "number" or float(value).is_integer()):
+                field.setdefault("constraints", {})[key] = cast(value)
     if info.name in coded:
         labels = missing_code_labels(instrument, info.item)  # type: ignore[arg-type]
+        # the value as the CSV spells it: a code in a decimal column is written as -95.0
+        spell = str if field_type != "number" else (lambda code: repr(float(code)))
         field["missingValues"] = [{"value": ""}] + [
-            {"value": str(code), "label": label} for code, label in labels.items()]
+            {"value": spell(code), "label": label} for code, label in labels.items()]
     if info.kind == "item" and info.item is not None:
         field["pceval"] = {"item": info.item.id, "type": info.item.type.value}
     elif info.kind == "indicator" and info.item is not None and info.choice is not None:
@@ -229,7 +238,7 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
     item's English label as ``title`` and ``description`` (plus hint or scale method); choice
     items have ``categories`` (Data Package v2: value and label, ``categoriesOrdered`` for
     Likert items and bands) and the same values as ``constraints.enum``, which frictionless
-    checks. Coded fields list ``""`` and their codes as labelled ``missingValues``
+    checks; number items carry their ``constraint`` as ``minimum``/``maximum``. Coded fields list ``""`` and their codes as labelled ``missingValues``
     (``{"value": "-99", "label": "Prefer not to say"}``); the schema-level missing value is
     ``""``.
 
