@@ -175,3 +175,22 @@ def test_same_input_same_bytes(evaluation, tmp_path):
         first, second = (_hashes(c / zone) for c in copies)
         assert first == second, zone
     assert _hashes(copies[0] / "build") == {k: v for k, v in _hashes(source / "build").items()}
+
+
+def test_shareable_formats_read_back_with_labels_and_missing_codes(evaluation):
+    import frictionless
+    import pyreadstat
+
+    folder = evaluation["root"] / "build" / "shareable"
+    frame, meta = pyreadstat.read_sav(folder / "womens_survey.sav", user_missing=True)
+    assert meta.column_names_to_labels["fs_home"].startswith("In the past 3 months, I have felt safe")
+    assert meta.variable_value_labels["fs_home"][5] == "Strongly agree"
+    assert meta.variable_value_labels["fs_home"][-99] == "Prefer not to say"
+    assert -99 in set(frame["fs_home"].dropna())  # prefer-not-to-say travels as user-missing
+    assert meta.missing_ranges["fs_home"]
+    stata, smeta = pyreadstat.read_dta(folder / "contact_record.dta", user_missing=True)
+    assert smeta.variable_value_labels["outcome"] and len(stata) > 0
+    report = frictionless.validate(folder / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type"])[:5]
+    csv_text = (folder / "contact_record.csv").read_text(encoding="utf-8-sig")
+    assert not any(line.startswith(("=", "+", "@")) for line in csv_text.splitlines())

@@ -32,6 +32,7 @@ from pceval.instrument import Instrument, load_instrument
 from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
+from pceval.outputs import write_datapackage, write_dta, write_sav
 from pceval.privacy.kanon import check_k_anonymity, generalise, k_anonymity_warnings
 from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
@@ -85,7 +86,7 @@ def load_instruments_for(project: Project) -> dict[str, Instrument]:
 
 def build_steps(project: Project) -> int:
     """Number of progress steps :func:`build` reports."""
-    return 4 * len(project.config.sources) + 2
+    return 4 * len(project.config.sources) + 3
 
 
 # Stage 1: ingest ---------------------------------------------------------------------------
@@ -226,6 +227,28 @@ def generalise_quasi_identifiers(project: Project, frames: dict[str, pd.DataFram
     return out, audits
 
 
+def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instruments: dict[str, Instrument],
+                    missing: pd.DataFrame) -> list[Path]:
+    """The scored data as SPSS, Stata and Excel-safe CSV, described by a Frictionless data package.
+
+    Missing cells of numeric items carry their reason as a code: user-missing values in SPSS,
+    extended missing values (``.a`` ...) in Stata, labelled ``missingValues`` in the data package.
+    """
+    folder = project.build / "shareable"
+    missing = missing if len(missing) else None
+    written = []
+    for inst_id, frame in scored.items():
+        written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
+        written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
+    resources = {inst_id.replace("_", "-"): (frame, instruments[inst_id], f"{inst_id}.csv")
+                 for inst_id, frame in scored.items()}
+    package = write_datapackage(folder, resources, name="pceval-build", title=project.config.name,
+                                missing=missing)
+    written.append(package)
+    written += sorted(p for p in folder.glob("*.csv"))
+    return written
+
+
 def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFrame, quarantine: pd.DataFrame,
                   missing: pd.DataFrame, clean: dict[str, pd.DataFrame],
                   instruments: dict[str, Instrument]) -> list[Path]:
@@ -290,6 +313,8 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     if len(missing):
         missing = missing.astype({"reason": "string"})
     outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
+    outputs += write_shareable(project, scored, by_id, missing)
+    step("write shareable formats")
     outputs.append(write_csv(build_dir / "audit" / "audit_log.csv", audit))
     outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))
     outputs.append(write_csv(build_dir / "audit" / "scrubbing.csv", scrubs))

@@ -365,3 +365,11 @@ def test_header_only_files(mini, tmp_path, kind):
 def test_missing_file_and_folder(mini, tmp_path):
     for path in (tmp_path / "absent.sav", tmp_path / "absent.xlsx", tmp_path / "absent.csv", tmp_path):
         check_readers(path, mini)
+
+
+def test_path_with_a_nul_character(mini):
+    for name in ("export\0.csv", "export\0.sav", "export\0.xlsx"):
+        for platform in ALL:
+            with pytest.raises(DataError) as info:
+                read_export(name, instrument=mini, platform=platform)
+            assert str(info.value).startswith("export\\0.") and "\0" not in str(info.value)

@@ -42,6 +42,7 @@ def test_validates_with_the_cli(package):
     cli = Path(sys.executable).parent / "frictionless"
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "frictionless"]
     run = subprocess.run([*command, "validate", str(package)], capture_output=True, text=True,
+                         check=False,
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "INVALID" not in run.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pceval.clean.log import MISSING_REASONS
@@ -117,6 +117,7 @@ def test_other_instruments_and_quarantined_rows_are_ignored(mini):
     pd.testing.assert_frame_equal(out, expected)
 
 
+@settings(max_examples=20)
 @given(st.lists(st.sampled_from(MISSING_REASONS), min_size=5, max_size=5))
 def test_every_reason_maps_to_one_code_and_back(mini, reasons):
     frame = mini.scored.assign(hours=pd.array([None] * 5, dtype="Float64"))

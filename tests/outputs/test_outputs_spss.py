@@ -90,6 +90,14 @@ def test_a_real_value_inside_the_missing_range_is_refused(mini, tmp_path):
     assert not (tmp_path / "x.sav").exists()
 
 
+def test_without_reasons_cells_are_system_missing(mini, tmp_path):
+    frame = mini.scored.drop(columns="_row")
+    path = write_sav(tmp_path / "plain.sav", frame, mini.instrument, None)
+    data, meta = pyreadstat.read_sav(path, user_missing=True)
+    assert data["kids_ok"].isna().sum() == frame["kids_ok"].isna().sum()
+    assert meta.missing_ranges["kids_ok"] == [{"lo": -99.0, "hi": -91.0}]
+
+
 def test_names_spss_refuses_are_changed():
     assert spss_names(["_row", "ok", "BY", "a b", "OK"]) == {
         "_row": "v_row", "ok": "ok", "BY": "BY_", "a b": "a_b", "OK": "OK_2"}

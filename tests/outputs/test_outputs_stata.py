@@ -69,8 +69,15 @@ def test_same_input_same_bytes(dta, mini, tmp_path):
     assert b"<timestamp>\x1101 Jan 1970 00:00</timestamp>" in path.read_bytes()[:400]
 
 
+def test_without_reasons_cells_are_system_missing(mini, tmp_path):
+    path = write_dta(tmp_path / "plain.dta", mini.scored, mini.instrument, None)
+    data, _ = pyreadstat.read_dta(path)
+    assert data["kids_ok"].isna().sum() == mini.scored["kids_ok"].isna().sum()
+
+
 def test_long_names_are_cut_to_32_and_stay_unique(mini, tmp_path):
-    long_a, long_b = "a_rather_long_column_name_added_by_analyst_1", "a_rather_long_column_name_added_by_analyst_2"
+    long_a = "a_rather_long_column_name_added_by_analyst_1"
+    long_b = "a_rather_long_column_name_added_by_analyst_2"
     frame = mini.scored.assign(**{long_a: 1, long_b: 2, "int": 3})
     names = stata_names(frame.columns)
     assert all(len(n) <= 32 for n in names.values()) and len(set(names.values())) == len(names)

@@ -102,7 +102,7 @@ def file_platform(path: str | Path, *, by_name: bool = True) -> str | None:
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
-    except OSError:
+    except (OSError, ValueError):
         return named
     found = binary_platform_of(head)
     if found == "zip":

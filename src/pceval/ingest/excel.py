@@ -223,5 +223,8 @@ def _not_excel_fix(head: bytes) -> str:
     other = binary_platform_of(head)
     if other and other != "zip":
         return f"it looks like a {other} file: set platform: {other} (or auto)"
+    if head and all(byte >= 0x09 for byte in head[:16]):
+        return ("it looks like text (some systems name tab-separated or HTML exports .xls): "
+                "if it is a delimited export, set platform: csv; otherwise " + _SAVE_AS)
     return _SAVE_AS
 

@@ -82,6 +82,9 @@ def check_file(path: str | Path) -> int:
         raise DataError("file not found", file=file, fix="check the path") from None
     except OSError as exc:
         raise DataError(f"the file cannot be read ({exc.strerror})", file=file) from None
+    except ValueError as exc:  # a path holding a NUL character
+        raise DataError(f"the path cannot be opened ({exc})", file=file.replace("\0", "\\0"),
+                        fix="check the path") from None
     if Path(path).is_dir():
         raise DataError("this is a folder, not a file", file=file, fix="give the path of the export")
     if size == 0:

@@ -252,6 +252,9 @@ def open_text(path: str | Path, *, encoding: str | None = None, delimiter: str |
         raise DataError("file not found", file=file, fix="check the path") from None
     except OSError as exc:
         raise DataError(f"the file cannot be read ({exc.strerror})", file=file) from None
+    except ValueError as exc:  # a path holding a NUL character
+        raise DataError(f"the path cannot be opened ({exc})", file=file.replace("\0", "\\0"),
+                        fix="check the path") from None
     data, used = decode(raw, file=file, encoding=encoding)
     start, leading = _skip_blank_lines(data, 0)
     if start >= _content_end(data):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pceval.errors import DataError
-from pceval.instrument.model import Instrument, ItemType
+from pceval.instrument.model import Instrument, ItemType, text_in
 from pceval.outputs._columns import (
     INDICATOR_LABELS,
     ColumnInfo,
@@ -18,7 +18,6 @@ from pceval.outputs._columns import (
     is_date_item,
     numeric_choice_codes,
 )
-from pceval.instrument.model import text_in
 
 SPSS_RESERVED = frozenset({"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR",
                            "TO", "WITH"})

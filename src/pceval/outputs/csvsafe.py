@@ -125,11 +125,11 @@ def write_csv_safe(path: str | Path, frame: pd.DataFrame, *,
 
     Notes
     -----
-    Bytes: a UTF-8 byte-order mark, a header row, one row per frame row, ``\\r\\n`` line ends (RFC 4180),
-    fields quoted only where needed (comma, quote, line break), missing cells empty. Text
-    cells starting with ``= + - @``, tab or carriage return get a leading ``'`` (OWASP CSV
-    injection guidance, see :func:`neutralise_cell`); column names are treated the same way.
-    Numeric cells are never changed. The same frame gives the same bytes.
+    Bytes: a UTF-8 byte-order mark, a header row, one row per frame row, ``\\r\\n`` line
+    ends (RFC 4180), fields quoted only where needed (comma, quote, line break), missing cells
+    empty. Text cells starting with ``= + - @``, tab or carriage return get a leading ``'``
+    (OWASP CSV injection guidance, see :func:`neutralise_cell`); column names are treated the
+    same way. Numeric cells are never changed. The same frame gives the same bytes.
 
     Examples
     --------

@@ -238,9 +238,10 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
     item's English label as ``title`` and ``description`` (plus hint or scale method); choice
     items have ``categories`` (Data Package v2: value and label, ``categoriesOrdered`` for
     Likert items and bands) and the same values as ``constraints.enum``, which frictionless
-    checks; number items carry their ``constraint`` as ``minimum``/``maximum``. Coded fields list ``""`` and their codes as labelled ``missingValues``
-    (``{"value": "-99", "label": "Prefer not to say"}``); the schema-level missing value is
-    ``""``.
+    checks; number items carry their ``constraint`` as ``minimum``/``maximum``. Coded fields
+    list ``""`` and their codes, spelled as in the CSV (``-95.0`` in a decimal column), as
+    labelled ``missingValues`` (``{"value": "-99", "label": "Prefer not to say"}``), so
+    frictionless reads them as missing; the schema-level missing value is ``""``.
 
     Spreadsheet safety and validation: text cells starting with a formula character get a
     leading ``'`` (:func:`write_csv_safe`). Only string fields are ever neutralised, and

@@ -170,7 +170,7 @@ def missing_code_labels(instrument: Instrument, item: Item | str) -> dict[int, s
     Examples
     --------
     >>> from pceval.instrument import load_instrument
-    >>> labels = missing_code_labels(load_instrument("womens_survey"), "children_safe")
+    >>> labels = missing_code_labels(load_instrument("womens_survey"), "children_contact_safe")
     >>> labels[-97], labels[-91]
     ('Does not apply to me', 'Skipped by survey logic')
     """
