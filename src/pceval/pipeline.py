@@ -24,7 +24,14 @@ import pandas as pd
 from pceval import __version__
 from pceval.analyse.plan import load_plan
 from pceval.analyse.run import DisclosureRules, run_plan
-from pceval.clean import CleanResult, clean_staged
+from pceval.clean import (
+    AUDIT_COLUMNS,
+    ISSUE_COLUMNS,
+    MISSING_COLUMNS,
+    QUARANTINE_COLUMNS,
+    CleanResult,
+    clean_staged,
+)
 from pceval.clean.quality import quality_tables, write_quality_report, write_validation_report
 from pceval.errors import ConfigError, DataError
 from pceval.ingest import IngestResult, read_export
@@ -181,8 +188,6 @@ def link_issues(frames: dict[str, pd.DataFrame], instruments: dict[str, Instrume
                       "field": date.id, "value": pd.NA,
                       "message": "this wave is dated before the woman's earlier wave"}
                      for r in bad["_row"]]
-    from pceval.clean import ISSUE_COLUMNS
-
     return pd.DataFrame(rows, columns=list(ISSUE_COLUMNS))
 
 
@@ -273,9 +278,13 @@ def score(instruments: dict[str, Instrument], frames: dict[str, pd.DataFrame]) -
     return {inst_id: score_scales(frame, instruments[inst_id]) for inst_id, frame in frames.items()}
 
 
-def _concat_logs(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+def _concat_logs(parts: Iterable[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
+    """One log from many; an empty log still has its header, so it reads back as a table."""
+    columns = list(columns)
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(parts, ignore_index=True).loc[:, columns]
 
 
 def build(project: Project, step: Step = _noop) -> BuildSummary:
@@ -301,11 +310,13 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
 
     summary = BuildSummary()
     build_dir = project.build
-    issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, by_id)])
-    audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised])
-    missing = _concat_logs(c.missing for c in cleaned.values())
-    quarantine = _concat_logs(c.quarantine for c in cleaned.values())
-    scrubs = _concat_logs(d.scrub_counts for d in deidentified.values())
+    issues = _concat_logs([*(c.issues for c in cleaned.values()), link_issues(by_instrument, by_id)],
+                          ISSUE_COLUMNS)
+    audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised], AUDIT_COLUMNS)
+    missing = _concat_logs((c.missing for c in cleaned.values()), MISSING_COLUMNS)
+    quarantine = _concat_logs((c.quarantine for c in cleaned.values()), QUARANTINE_COLUMNS)
+    scrubs = _concat_logs((d.scrub_counts for d in deidentified.values()),
+                          ("instrument", "row", "field", "kind", "count"))
     outputs: list[Path] = []
     for inst_id, frame in by_instrument.items():
         outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))

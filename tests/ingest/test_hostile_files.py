@@ -145,13 +145,9 @@ def _csv_text(names, rows, delimiter):
 
 
 def _data_rows(names, rows) -> int:
-    """Data rows as a spreadsheet shows them: trailing rows that are blank lines are none."""
-    count = len(rows)
-    if len(names) == 1:  # csv writes an empty single field as "" (a row), so all rows count
-        return count
-    while count and all(cell == "" for cell in rows[count - 1]):
-        count -= 1
-    return count
+    """Data rows, counted from what was written: the csv module writes every row, even one of
+    blank cells, as a line of its own (``,,`` or ``""``), so each is a spreadsheet row."""
+    return len(rows)
 
 
 @_hostile(1.0)

@@ -32,7 +32,8 @@ def save_workbook(workbook, path, cached=None):
         parts = {name: archive.read(name) for name in archive.namelist()}
     sheet = parts["xl/worksheets/sheet1.xml"].decode()
     for ref, value in cached.items():
-        kind = "" if re.fullmatch(r"-?\d+(\.\d+)?", value) else ' t="str"'
+        kind = ("" if re.fullmatch(r"-?\d+(\.\d+)?", value)
+                else ' t="e"' if value.startswith("#") else ' t="str"')
         sheet, count = re.subn(rf'<c r="{ref}"([^>]*)>(<f>.*?</f>)<v\s*/>',
                                rf'<c r="{ref}"\1{kind}>\2<v>{value}</v>', sheet)
         assert count == 1, ref
@@ -97,6 +98,16 @@ def test_formula_without_any_saved_value(mini, tmp_path, values):
     assert values(result.frame, "case_id") == [None] and values(result.frame, "kids") == [None]
     assert any(n.startswith("2 formula cell(s) have no saved value") for n in result.notes)
     assert "mailto" not in " ".join(result.notes)  # the formula text is not repeated anywhere
+
+
+def test_formula_whose_saved_value_is_an_error(mini, tmp_path, values):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["kids", "consent"])
+    workbook.active.append(["=1/0", 1])
+    path = save_workbook(workbook, tmp_path / "a.xlsx", cached={"A2": "#DIV/0!"})
+    result = read_excel(path, mini)
+    assert values(result.frame, "kids") == ["#DIV/0!"]  # kept for cleaning to report
+    assert "1 cell(s) hold an Excel error, kept as written: A2" in result.notes
 
 
 def test_sheet_named_like_the_instrument_or_given(mini, tmp_path, values):

@@ -58,9 +58,11 @@ def identity_columns(instrument: Instrument) -> list[str]:
     service = instrument.role_item(Role.SERVICE)
     if key is not None and instrument.waves:
         return [key.id] + ([service.id] if service else []) + ["_wave"]
-    if key is not None:
-        # one row per event: only a resubmission of the very same entry is a duplicate
+    if key is not None or instrument.respondent not in {"worker", "facilitator"} or instrument.unit == "event":
+        # one row per event (or no way to tell people apart): only a resubmission of the very
+        # same entry is a duplicate
         return instrument.columns()
+    # a practitioner survey: the same person answering twice, told apart by their identifiers
     identifiers = [item.id for item in instrument.items_with(Sensitivity.DIRECT_IDENTIFIER)
                    if item.is_text]
     return ([service.id] if service else []) + identifiers

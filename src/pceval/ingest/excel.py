@@ -84,7 +84,9 @@ def read_excel(path: str | Path, instrument: Instrument, *, sheet: str | None = 
     cells = read.cells
     if read.formulas:
         with caught:
-            saved = _read_sheet(file, instrument, read.title, data_only=True, only=read.formulas).saved
+            second = _read_sheet(file, instrument, read.title, data_only=True, only=read.formulas)
+        saved = second.saved
+        read.errors.extend(second.errors)
         blank = []
         position = {r: p for p, r in enumerate(read.rows)}
         for r, c in sorted(read.formulas):
@@ -172,6 +174,8 @@ def _pass(workbook: Any, file: str, instrument: Instrument, sheet: str | None,
                 for c, cell in enumerate(row):
                     if (number, c) in only:
                         out.saved[(number, c)] = value_text(cell.value)
+                        if getattr(cell, "data_type", "n") == "e" and cell.value is not None:
+                            out.errors.append(_cell(number, c))
         return out
     last_filled = 0  # how many data rows up to the last one holding a value
     width = 0

@@ -28,6 +28,9 @@ Codes, labels and missing values
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +64,10 @@ StatKind = Literal["spss", "stata"]
 _STRING = pa.string()
 _WHAT = {"spss": "SPSS data file (.sav/.zsav)", "stata": "Stata data file (.dta)"}
 _READERS = {"spss": pyreadstat.read_sav, "stata": pyreadstat.read_dta}
+_PROGRAM = {"spss": "SPSS", "stata": "Stata"}
+# a row of k columns takes at least k bytes (one per Stata byte variable or SPSS compression
+# code); zlib (.zsav) packs at most about 1,032 bytes into one
+_MAX_RATIO = 1100
 
 
 def read_spss(path: str | Path, instrument: Instrument, *, encoding: str | None = None) -> IngestResult:
@@ -95,32 +102,28 @@ def read_stata(path: str | Path, instrument: Instrument, *, encoding: str | None
 def _read_statfile(path: str | Path, instrument: Instrument, *, kind: StatKind,
                    encoding: str | None) -> IngestResult:
     file = str(path)
-    check_file(path)
+    size = check_file(path)
     head = read_head(path)
     if not (is_spss(head) if kind == "spss" else is_stata(head)):
         raise DataError(f"this is not an {_WHAT[kind]}" if kind == "spss" else f"this is not a {_WHAT[kind]}",
                         file=file, fix=_other_format_fix(head, kind))
-    read = _READERS[kind]
     caught = WarningNotes()
     with caught:
-        try:
-            _, meta = read(file, metadataonly=True, user_missing=True, encoding=encoding)
-        except DataError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a C parser reading untrusted bytes: any failure is a damaged file
-            raise unreadable(file, _WHAT[kind], exc) from None
+        _, meta = _read_isolated(kind, file, metadataonly=True, user_missing=True, encoding=encoding)
     names = [str(n) for n in meta.column_names]
     plan, meta_columns = plan_columns(file, names, instrument)
     used = used_columns(plan, meta_columns)
-    frame = pd.DataFrame()
+    stated = int(meta.number_rows) if meta.number_rows is not None and meta.number_rows >= 0 else None
+    if stated is not None and stated * max(len(names), 1) > size * _MAX_RATIO:
+        raise DataError(f"the file says it holds {stated:,} rows of {len(names)} column(s), more "
+                        f"than its {size:,} bytes can hold: it is damaged", file=file,
+                        fix=f"export the data from {_PROGRAM[kind]} again")
+    data: Mapping[str, list[Any]] = {}
     if used:
         with caught:
-            try:
-                frame, _ = read(file, usecols=[names[i] for i in used], user_missing=True,
-                                apply_value_formats=False, encoding=encoding)
-            except Exception as exc:  # noqa: BLE001 - as above
-                raise unreadable(file, _WHAT[kind], exc) from None
-    n = len(frame) if used else max(int(meta.number_rows or 0), 0)
+            data, _ = _read_isolated(kind, file, usecols=[names[i] for i in used], user_missing=True,
+                                     apply_value_formats=False, encoding=encoding)
+    n = len(next(iter(data.values()))) if data else (stated or 0)
     index = HeaderIndex(instrument)
     labels: Mapping[str, Mapping[Any, str]] = getattr(meta, "variable_value_labels", None) or {}
     types: Mapping[str, str] = getattr(meta, "readstat_variable_types", None) or {}
@@ -131,7 +134,7 @@ def _read_statfile(path: str | Path, instrument: Instrument, *, kind: StatKind,
         name = names[i]
         target = index.match(name)
         column_labels = dict(labels.get(name) or {})
-        texts[i] = _column(frame[name], name=name, file=file, is_text=types.get(name) == "string",
+        texts[i] = _column(data[name], name=name, file=file, is_text=types.get(name) == "string",
                            target=target, labels=column_labels, instrument=instrument,
                            rows=rows, notes=notes)
         if target is not None and target.kind == "item" and target.item.is_choice:
@@ -142,6 +145,61 @@ def _read_statfile(path: str | Path, instrument: Instrument, *, kind: StatKind,
     encoding_used = str(getattr(meta, "file_encoding", None) or encoding or "utf-8")
     return assemble(SourceFile(file, encoding=encoding_used), names, texts, rows, instrument,
                     plan, meta_columns, platform=kind, notes=notes)
+
+
+def _read_isolated(kind: StatKind, file: str, **options: Any) -> tuple[Any, Any]:
+    """``pyreadstat.read_sav``/``read_dta`` (lists output) in a child process.
+
+    ReadStat is C code, and some damaged files crash it (a segmentation fault found by
+    fuzzing: a value-label record whose count is corrupted). In a child process a crash ends
+    only the child, and becomes a DataError here. On Linux the child is forked (about 10 ms);
+    elsewhere it is spawned (slower, but the only safe way there).
+    """
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_read_in_child, args=(sender, kind, file, options), daemon=True)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a threaded process may deadlock; the child only
+        # runs ReadStat and pickles lists, and touches no lock another thread may hold
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+        child.start()
+    sender.close()
+    try:
+        outcome = receiver.recv()
+    except (EOFError, OSError):
+        outcome = None
+    finally:
+        receiver.close()
+        child.join()
+    if outcome is None:
+        code = child.exitcode
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        raise DataError(f"the {_PROGRAM[kind]} file reader stopped on this file ({how}): it is "
+                        "damaged or not a complete data file", file=file,
+                        fix=f"export the data from {_PROGRAM[kind]} again")
+    status, payload, caught = outcome
+    for message in caught:
+        warnings.warn(message, stacklevel=2)
+    if status == "error":
+        raise unreadable(file, _WHAT[kind], _Failure(payload))
+    return payload
+
+
+class _Failure(Exception):
+    """A parsing failure reported by the child process."""
+
+
+def _read_in_child(sender: Any, kind: StatKind, file: str, options: dict[str, Any]) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcome: tuple[str, Any] = ("ok", _READERS[kind](file, output_format="dict", **options))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises DataError
+            outcome = ("error", " ".join(str(exc).split()) or type(exc).__name__)
+    try:
+        sender.send((*outcome, [str(w.message) for w in caught]))
+    finally:
+        sender.close()
 
 
 def _other_format_fix(head: bytes, kind: StatKind) -> str:
@@ -155,15 +213,18 @@ def _other_format_fix(head: bytes, kind: StatKind) -> str:
 
 # Values -------------------------------------------------------------------------------------
 
-def _column(series: pd.Series, *, name: str, file: str, is_text: bool, target: Target | None,
+def _column(values: list[Any], *, name: str, file: str, is_text: bool, target: Target | None,
             labels: Mapping[Any, str], instrument: Instrument, rows: np.ndarray,
             notes: list[str]) -> pa.Array:
-    """One pyreadstat column as staged text, Stata extended missing values resolved."""
-    if series.dtype != object:
-        if pd.api.types.is_float_dtype(series.dtype):
-            return floats_text(series.to_numpy())
-        return column_text(pa.array(series, from_pandas=True), file=file, field=name)
-    values = series.tolist()
+    """One pyreadstat column (a list) as staged text, Stata extended missing values resolved."""
+    if is_text:
+        return column_text(pa.array(values, _STRING), file=file, field=name)
+    try:
+        numbers = np.array(values, dtype=np.float64)  # None becomes NaN
+    except (TypeError, ValueError):
+        pass  # dates, times, or Stata extended missing letters among the numbers
+    else:
+        return floats_text(numbers)
     extended: dict[str, list[int]] = {}
     texts: list[str | None] = []
     for position, value in enumerate(values):
@@ -171,7 +232,7 @@ def _column(series: pd.Series, *, name: str, file: str, is_text: bool, target: T
             # a string in a numeric column is a Stata extended missing value ('a' for .a)
             extended.setdefault(value, []).append(position)
             texts.append(None)
-        elif value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        elif value is None or (isinstance(value, float) and np.isnan(value)):
             texts.append(None)
         else:
             texts.append(value_text(value))

@@ -1517,7 +1517,10 @@ _MISSING_LABELS = (
     (
         MissingKind.PREFER_NOT_TO_SAY,
         re.compile(
-            r"prefer not|rather not|refus|decline|don'?t want to (say|answer)|no answer",
+            # anchored on answering: "No answer" or "Declined" can be real outcomes (a call not
+            # picked up, a woman declining partner contact), never a way to skip a question
+            r"prefer not|rather not|^refused$|refused to (say|answer)|declined? to (say|answer)"
+            r"|don'?t want to (say|answer)",
             re.IGNORECASE,
         ),
     ),
