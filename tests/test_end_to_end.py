@@ -194,3 +194,15 @@ def test_shareable_formats_read_back_with_labels_and_missing_codes(evaluation):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type"])[:5]
     csv_text = (folder / "contact_record.csv").read_text(encoding="utf-8-sig")
     assert not any(line.startswith(("=", "+", "@")) for line in csv_text.splitlines())
+
+
+def test_build_reports_say_every_row_is_accounted_for(evaluation):
+    build = evaluation["root"] / "build"
+    html = (build / "data_quality.html").read_text(encoding="utf-8")
+    assert '<span class="warn">no</span>' not in html
+    assert html.count(">yes<") >= 4
+    rows = pd.read_csv(build / "audit" / "quality" / "rows.csv")
+    assert rows["balanced"].all()
+    codebook = (build / "codebook.html").read_text(encoding="utf-8")
+    assert "fs_home" in codebook and "Prefer not to say" in codebook
+    assert (build / "audit" / "validation_report.html").exists()

@@ -35,7 +35,8 @@ from pceval.clean import (
 from pceval.clean.quality import quality_tables, write_quality_report, write_validation_report
 from pceval.errors import ConfigError, DataError
 from pceval.ingest import IngestResult, read_export
-from pceval.instrument import Instrument, load_instrument
+from pceval.instrument import Instrument, load_catalogue, load_instrument
+from pceval.instrument.codebook import write_codebook
 from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
@@ -265,6 +266,10 @@ def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFra
     written.append(write_validation_report(audit_dir / "validation_report.html", issues,
                                            title=f"Validation report: {project.config.name}",
                                            instruments=list(instruments.values())))
+    written.append(write_codebook(project.build / "codebook.html", list(instruments.values()),
+                                  catalogue=load_catalogue(), data=clean, missing=missing,
+                                  min_cell=project.config.privacy.effective_min_cell,
+                                  title=f"Codebook: {project.config.name}"))
     written.append(write_quality_report(project.build / "data_quality.html", tables,
                                         title=f"Data quality: {project.config.name}",
                                         min_cell=project.config.privacy.effective_min_cell))

@@ -369,3 +369,49 @@ def test_path_with_a_nul_character(mini):
             with pytest.raises(DataError) as info:
                 read_export(name, instrument=mini, platform=platform)
             assert str(info.value).startswith("export\\0.") and "\0" not in str(info.value)
+
+
+# Crashes found by fuzzing, kept as cases --------------------------------------------------
+
+def test_spss_file_that_crashes_readstat(mini, tmp_path):
+    """A value-label record naming a variable index far past the last variable makes
+    ReadStat's C code crash the process (segmentation fault); the file is read in a child
+    process, so the crash is a DataError."""
+    path = tmp_path / "export.sav"
+    pyreadstat.write_sav(pd.DataFrame({"consent": [1.0, 0.0], "kids": [2.0, 3.0]}), path,
+                         variable_value_labels={"consent": {1: "Yes", 0: "No"}})
+    raw = bytearray(path.read_bytes())
+    record = raw.index(b"\x04\x00\x00\x00\x01\x00\x00\x00")  # value-label variables, count 1
+    raw[record + 9] = 0xC8  # the variable index: 1 becomes 51,201
+    path.write_bytes(bytes(raw))
+    for platform in ("auto", "spss"):
+        with pytest.raises(DataError) as info:
+            read_export(path, instrument=mini, platform=platform)
+        assert str(info.value).startswith(f"{path}: the SPSS file reader stopped on this file")
+
+
+def test_stata_file_stating_too_many_rows(mini, tmp_path):
+    """A corrupted row count made pyreadstat allocate for 570 million rows (the process was
+    killed for memory); the count is checked against the file's size first."""
+    path = tmp_path / "export.dta"
+    pyreadstat.write_dta(pd.DataFrame({"consent": [1.0, 0.0]}), path)
+    raw = path.read_bytes()
+    at = raw.index(b"<N>") + 3
+    path.write_bytes(raw[:at] + (570_425_348).to_bytes(8, "little") + raw[at + 8:])
+    with pytest.raises(DataError, match="says it holds 570,425,348 rows"):
+        read_export(path, instrument=mini)
+
+
+def test_zip_with_a_corrupted_version(mini, tmp_path):
+    """zipfile raises NotImplementedError for an unknown 'version needed to extract'."""
+    path = tmp_path / "export.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["consent"])
+    workbook.save(path)
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    raw[central + 6:central + 8] = (0x0FFF).to_bytes(2, "little")
+    for name in ("export.xlsx", "export.csv"):
+        renamed = tmp_path / name
+        renamed.write_bytes(bytes(raw))
+        check_readers(renamed, mini)

@@ -872,7 +872,7 @@ def _rows_section(table: pd.DataFrame, titles: Titles, min_cell: int) -> list[st
     for r in table.itertuples(index=False):
         rows.append([f"<code>{_e(r.file)}</code>", _inst_cell(r.instrument, titles),
                      _int(r.rows_in), _int(r.rows_kept), _int(r.rows_quarantined),
-                     _int(r.quarantine_listed), "yes" if r.balanced is True else
+                     _int(r.quarantine_listed), "yes" if (not pd.isna(r.balanced) and bool(r.balanced)) else
                      '<span class="warn">no</span>'])
     out += _table("Rows read, kept and set aside, per raw file",
                   ["Raw file", "Instrument", "Rows read", "Kept", "Set aside",

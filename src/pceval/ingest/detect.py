@@ -142,7 +142,8 @@ def _zip_is_workbook(path: str | Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return "xl/workbook.xml" in archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except Exception:  # noqa: BLE001 - zipfile on damaged bytes raises many types (BadZipFile,
+        # NotImplementedError for a corrupted version field, ...): not a workbook we can read
         return False
 
 

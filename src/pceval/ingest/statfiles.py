@@ -28,6 +28,7 @@ Codes, labels and missing values
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import sys
 import warnings
@@ -36,7 +37,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
@@ -190,6 +190,7 @@ class _Failure(Exception):
 
 
 def _read_in_child(sender: Any, kind: StatKind, file: str, options: dict[str, Any]) -> None:
+    faulthandler.disable()  # a crash here is expected and reported by the parent: no dump
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
