@@ -63,7 +63,9 @@ print(json.dumps({"seconds": seconds, "peak_bytes": max(peak, children), **extra
 
 def run_step(*args: str) -> dict:
     """Run one step in a fresh Python process and return what it measured."""
-    result = subprocess.run([sys.executable, "-c", _CHILD, *args], check=True, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"step {args[0]} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -23,7 +23,15 @@ Codes, labels and missing values
 * **Stata extended missing values** (``.a`` to ``.z``) have no code. One whose value label
   names a missing code of the item (or a choice of it) is read as that code (``.a`` labelled
   "Prefer not to say" → ``-99``); any other is kept as the text ``.a`` with a note, and cleaning
-  flags it as an unknown code. Stata's system missing ``.`` is blank.
+  reports it as an invalid value (an unknown code for a choice item, not a number for a
+  number). Stata's system missing ``.`` is blank.
+
+Damaged files
+-------------
+ReadStat is C code: pyreadstat runs in a child process (forked on Linux), so a file that
+crashes it (fuzzing found SPSS files that do) is a DataError rather than a dead process, and a
+file whose stated number of rows is more than its size can hold is refused before anything is
+allocated for it. Every other failure to parse is a DataError naming the file.
 """
 
 from __future__ import annotations
@@ -259,8 +267,8 @@ def _column(values: list[Any], *, name: str, file: str, is_text: bool, target: T
             owner = f"item {item.id!r}" if item is not None else "this column"
             notes.append(f"column {name!r} holds Stata extended missing values that match no missing "
                          f"code of {owner} by label: {'; '.join(kept)}; they are kept as written "
-                         "and cleaning flags them as unknown codes (label them with the item's "
-                         "missing-code label, or store the code)")
+                         "and cleaning reports them as invalid values (unknown code, not a number) "
+                         "(label them with the item's missing-code label, or store the code)")
     return pa.array(texts, _STRING)
 
 
