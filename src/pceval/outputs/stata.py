@@ -9,6 +9,7 @@ import pandas as pd
 import pyreadstat
 
 from pceval.instrument.model import Instrument, Scale, text_in
+from pceval.errors import DataError
 from pceval.io import atomic_path
 from pceval.outputs._columns import describe_columns, encode_string_choices
 from pceval.outputs._statfiles import (
@@ -114,11 +115,14 @@ def write_dta(path: str | Path, frame: pd.DataFrame, instrument: Instrument,
         if info not in coded:
             continue
         reasons = grid.get(info.name)
-        values = [None if pd.isna(v) else float(v) for v in column]
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        values = numbers.to_numpy(dtype=object)
+        values[numbers.isna().to_numpy()] = None
         if reasons is not None:
-            for position, reason in enumerate(reasons):
-                if not pd.isna(reason):
-                    values[position] = STATA_MISSING[str(reason)]
+            letters = pd.Series(reasons, index=column.index).astype("string").map(
+                STATA_MISSING, na_action="ignore")
+            has_letter = letters.notna().to_numpy()
+            values[has_letter] = letters.to_numpy(dtype=object)[has_letter]
         out[name] = pd.Series(values, index=column.index, dtype=object)
         user_missing[name] = list(_LETTERS)
         vlabels: dict = {float(k): v for k, v in choice_value_labels(info, instrument).items()}
@@ -127,6 +131,7 @@ def write_dta(path: str | Path, frame: pd.DataFrame, instrument: Instrument,
         value_labels[name] = {k: fit(v, max_bytes=STATA_LIMITS["value_label_bytes"])
                               for k, v in vlabels.items()}
     table = pd.DataFrame(out, index=data.index).reset_index(drop=True)
+    table = _numbers_first(table, [names[c.name] for c in coded])
     title = fit(f"{text_in(instrument.title)} ({instrument.id} {instrument.version})",
                 max_chars=STATA_LIMITS["file_label_chars"])
     with atomic_path(path) as tmp:
@@ -135,3 +140,30 @@ def write_dta(path: str | Path, frame: pd.DataFrame, instrument: Instrument,
                              variable_format=formats)
         pin_dta_timestamp(tmp)
     return Path(path)
+
+
+def _numbers_first(table: pd.DataFrame, coded: list[str]) -> pd.DataFrame:
+    """Rows reordered so every coded column has a real number within its first 100 rows.
+
+    pyreadstat hands the frame to narwhals, which decides an object column's type from its
+    first 100 values: a column whose first 100 cells are all missing-value letters is taken
+    for text and the write fails. Moving, for each such column, its first row with a number to
+    the top (a few rows at most; the rest keep their order, and ``v_row`` says where each row
+    came from) makes every coded column read as numeric. The order is deterministic.
+    """
+    lead: list[int] = []
+    for name in coded:
+        head = table[name].iloc[:100]
+        if head.map(lambda v: isinstance(v, float)).any():
+            continue
+        numbers = table.index[table[name].map(lambda v: isinstance(v, float))]
+        if len(numbers) and numbers[0] not in lead:
+            lead.append(int(numbers[0]))
+    if not lead:
+        return table
+    if len(lead) > 100:  # pragma: no cover - more coded columns than rows narwhals samples
+        raise DataError("too many coded columns start with missing values to write a Stata file",
+                        fix="write SPSS or CSV instead")
+    first = set(lead)
+    order = lead + [i for i in table.index if i not in first]
+    return table.loc[order].reset_index(drop=True)
