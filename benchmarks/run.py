@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--women", type=int, default=None, help="override the scale's number of women")
     parser.add_argument("--keep", type=Path, default=None, help="evaluation folder to use and keep")
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--shareable", default=None,
+                        help="comma-separated shareable formats the build writes (csv,sav,dta; default all)")
     options = parser.parse_args()
     scale = dict(SCALES[options.scale])
     if options.women:
@@ -83,6 +85,12 @@ def main() -> None:
     rows: dict[str, dict] = {}
     if not (root / "pceval.yml").exists():
         rows["synth"] = run_step("synth", str(root), str(scale["services"]), str(scale["women"]))
+    if options.shareable is not None:
+        from pceval.project import load_project, write_config
+
+        config = load_project(root).config
+        formats = tuple(f for f in options.shareable.split(",") if f)
+        write_config(root, config.model_copy(update={"shareable": formats}))
     rows["arrow_read"] = run_step("arrow_read", str(root))
     rows["build"] = run_step("build", str(root))
     rows["analyse"] = run_step("analyse", str(root))
@@ -94,6 +102,7 @@ def main() -> None:
         "scale": options.scale,
         "women": scale["women"],
         "services": scale["services"],
+        "shareable": options.shareable or "csv,sav,dta",
         "raw_rows": {k: v["rows_in"] for k, v in rows["build"]["rows"].items()},
         "raw_file_bytes": raw_bytes,
         "raw_arrow_bytes": arrow_bytes,

@@ -242,10 +242,15 @@ def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instrumen
     """
     folder = project.build / "shareable"
     missing = missing if len(missing) else None
+    formats = set(project.config.shareable)
     written = []
     for inst_id, frame in scored.items():
-        written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
-        written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
+        if "sav" in formats:
+            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
+        if "dta" in formats:
+            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
+    if "csv" not in formats:
+        return written
     resources = {inst_id.replace("_", "-"): (frame, instruments[inst_id], f"{inst_id}.csv")
                  for inst_id, frame in scored.items()}
     package = write_datapackage(folder, resources, name="pceval-build", title=project.config.name,

@@ -98,6 +98,10 @@ class ProjectConfig(_Frozen):
     instruments: str | None = None
     analysis: str | None = None
     reports: str | None = None
+    # shareable copies of the scored data written by a build; SPSS and Stata files take
+    # minutes at national scale (their writer goes row by row), so a large evaluation may
+    # list only what it shares
+    shareable: tuple[Literal["csv", "sav", "dta"], ...] = ("csv", "sav", "dta")
 
     @model_validator(mode="after")
     def _unique(self) -> ProjectConfig:
