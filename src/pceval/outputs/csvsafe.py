@@ -26,7 +26,7 @@ import pandas as pd
 
 from pceval.io import atomic_path
 
-__all__ = ["FORMULA_CHARACTERS", "neutralise_cell", "restore_cell", "write_csv_safe"]
+__all__ = ["FORMULA_CHARACTERS", "neutralise_cell", "neutralise_column", "restore_cell", "write_csv_safe"]
 
 FORMULA_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
 """Characters that make Excel (or LibreOffice) read a cell as a formula (OWASP)."""
@@ -48,6 +48,26 @@ def neutralise_cell(text: str) -> str:
     "''=1"
     """
     return "'" + text if _needs_quote(text) else text
+
+
+# a formula character after any run of quotes: the vectorised form of _needs_quote
+_NEEDS_QUOTE = r"^'*[=+\-@\t\r]"
+
+
+def neutralise_column(column: pd.Series) -> pd.Series:
+    """:func:`neutralise_cell` on every cell of a text column, vectorised (a million cells in
+    well under a second); missing cells stay missing.
+
+    Examples
+    --------
+    >>> neutralise_column(pd.Series(["=1", "ok", None, "'-2"])).tolist()
+    ["'=1", 'ok', <NA>, "''-2"]
+    """
+    text = column.astype("string[pyarrow]")
+    needs = text.str.contains(_NEEDS_QUOTE, regex=True).fillna(False).astype(bool)
+    if not needs.any():
+        return text.astype("string")
+    return text.mask(needs, "'" + text).astype("string")
 
 
 def restore_cell(text: str) -> str:
@@ -95,8 +115,7 @@ def prepare_csv_frame(frame: pd.DataFrame, *, dates: Iterable[str] | None = None
         elif pd.api.types.is_bool_dtype(column.dtype):
             out[name] = column.map({True: "true", False: "false"}, na_action="ignore").astype("string")
         elif _is_text(column):
-            text = column.astype("string")
-            out[name] = text.map(neutralise_cell, na_action="ignore").astype("string")
+            out[name] = neutralise_column(column)
         else:
             out[name] = column
     return pd.DataFrame(out, index=frame.index).rename(
