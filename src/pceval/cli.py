@@ -147,7 +147,9 @@ def clean_cmd(
     outputs as a build."""
     from pceval.pipeline import clean_export
 
-    with _stage("clean", 7) as step:
+    from pceval.pipeline import BUILD_STEPS_PER_SOURCE, BUILD_STEPS_FIXED
+
+    with _stage("clean", BUILD_STEPS_PER_SOURCE + BUILD_STEPS_FIXED) as step:
         summary = clean_export(file, instrument, out_dir=out_dir, platform=platform, key_file=key_file,
                                step=step)
     for name, rows in summary.rows.items():

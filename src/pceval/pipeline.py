@@ -13,8 +13,6 @@ files, plan, configuration and key give byte-identical outputs.
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +46,10 @@ from pceval.project import Project
 from pceval.results import RESULT_COLUMNS
 from pceval.score import score_scales
 
-log = logging.getLogger(__name__)
 Step = Callable[[str], None]
+# progress steps of a build: ingest, clean, de-identify per source; score, shareable, quality
+BUILD_STEPS_PER_SOURCE = 3
+BUILD_STEPS_FIXED = 3
 
 
 def _noop(_: str) -> None:
@@ -94,7 +94,7 @@ def load_instruments_for(project: Project) -> dict[str, Instrument]:
 
 def build_steps(project: Project) -> int:
     """Number of progress steps :func:`build` reports."""
-    return 4 * len(project.config.sources) + 3
+    return BUILD_STEPS_PER_SOURCE * len(project.config.sources) + BUILD_STEPS_FIXED
 
 
 # Stage 1: ingest ---------------------------------------------------------------------------
@@ -439,8 +439,3 @@ def report(project: Project, *, fmt: str = "html") -> Path:
     return render_report(qmd, output_dir=project.reports_out, fmt=fmt,
                          params={"results_dir": str(project.results),
                                  "title": project.config.name})
-
-
-def results_summary(project: Project) -> dict:
-    """The plan metadata written beside the results (for reports and the CLI)."""
-    return json.loads((project.results / "plan.json").read_text(encoding="utf-8"))
