@@ -44,7 +44,7 @@ from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
 from pceval.project import Project
 from pceval.results import RESULT_COLUMNS
-from pceval.score import score_scales
+from pceval.score import CHANGE_COLUMNS, score_change, score_dex, score_domains, score_scales
 
 Step = Callable[[str], None]
 # progress steps of a build: ingest, clean, de-identify per source; score, shareable, quality
@@ -284,8 +284,25 @@ def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFra
 # Stage 4: score ----------------------------------------------------------------------------
 
 def score(instruments: dict[str, Instrument], frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Score every declared scale of every instrument."""
-    return {inst_id: score_scales(frame, instruments[inst_id]) for inst_id, frame in frames.items()}
+    """Score every declared scale of every instrument, then its domains and SCORE ratings."""
+    out = {}
+    for inst_id, frame in frames.items():
+        scored = score_scales(frame, instruments[inst_id])
+        scored = score_domains(scored, instruments[inst_id])
+        out[inst_id] = score_dex(scored, instruments[inst_id])
+    return out
+
+
+def change_per_person(instruments: dict[str, Instrument], scored: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every woman's change on every scale and domain, from her first wave to each later one."""
+    parts = [score_change(frame, instruments[inst_id]).assign(instrument=inst_id)
+             for inst_id, frame in scored.items()
+             if instruments[inst_id].waves and instruments[inst_id].scales and PERSON_KEY in frame.columns]
+    columns = ["instrument", *CHANGE_COLUMNS]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(parts, ignore_index=True).loc[:, columns]
 
 
 def _concat_logs(parts: Iterable[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
@@ -331,6 +348,7 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     for inst_id, frame in by_instrument.items():
         outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
         outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
+    outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
     if len(missing):
         missing = missing.astype({"reason": "string"})
     outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pceval.errors import ConfigError
+from pceval.instrument.model import CleaningRuleSpec
 
 CONFIG_NAME = "pceval.yml"
 Platform = Literal["auto", "redcap", "kobo", "odk", "qualtrics", "spss", "stata", "excel", "csv", "parquet"]
@@ -62,23 +63,10 @@ class Privacy(_Frozen):
         return max(self.min_cell, 10) if self.strict else self.min_cell
 
 
-class CleaningRule(_Frozen):
-    """One declared cleaning rule (see :mod:`pceval.clean.rules`)."""
+class CleaningRule(CleaningRuleSpec):
+    """One declared cleaning rule of ``pceval.yml`` (see :mod:`pceval.clean.rules`)."""
 
     instrument: str
-    name: str | None = None
-    field: str | None = None
-    rename: dict[str, str] | None = None
-    recode: dict[str, str | int] | None = None
-    date_formats: tuple[str, ...] | None = None
-
-    @model_validator(mode="after")
-    def _does_something(self) -> CleaningRule:
-        if not (self.rename or self.recode or self.date_formats):
-            raise ValueError("a cleaning rule needs rename, recode or date_formats")
-        if (self.recode or self.date_formats) and not self.field:
-            raise ValueError("recode and date_formats need a field")
-        return self
 
 
 class Cleaning(_Frozen):

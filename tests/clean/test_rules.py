@@ -61,5 +61,45 @@ def test_a_rule_naming_an_unknown_field_is_a_config_error():
 
 
 def test_a_rule_must_do_something():
-    with pytest.raises(ValueError, match="needs rename, recode or date_formats"):
+    with pytest.raises(ValueError, match="needs rename, recode, date_formats or trim"):
         CleaningRule(instrument="contact_record", field="outcome")
+
+
+def test_an_instruments_own_rules_run_first_and_are_audited_by_name():
+    from pceval.instrument.model import CleaningRuleSpec
+
+    own = (CleaningRuleSpec(name="v1 outcome words", field="outcome", recode={"spoke": "reached"}),
+           CleaningRuleSpec(name="tidy notes", field="notes", trim=True))
+    record = RECORD.model_copy(update={"cleaning": own})
+    data = staged(**BASE, outcome=["spoke", "talked"], event_date=["2025-02-03"] * 2,
+                  notes=["called\u00a0 back,\tno answer", "fine"])
+    # the evaluation's rule sees the instrument's result: "talked" is recoded by pceval.yml
+    rules = [CleaningRule(instrument="contact_record", name="local word", field="outcome",
+                          recode={"talked": "reached"})]
+    result = clean_staged(data, record, file="r.csv", services=["S01"], rules=rules)
+    assert result.frame["outcome"].tolist() == ["reached", "reached"]
+    assert result.frame["notes"].tolist() == ["called back, no answer", "fine"]
+    audit = result.audit.set_index(["row", "field"])["rule"]
+    assert audit[(2, "outcome")] == "recode:v1 outcome words"
+    assert audit[(3, "outcome")] == "recode:local word"
+    assert audit[(2, "notes")] == "trim:tidy notes"
+    assert (3, "notes") not in audit.index
+
+
+def test_an_instrument_rule_naming_an_unknown_field_fails_at_load(write_yaml):
+    from pceval.errors import InstrumentError
+
+    path = write_yaml("""\
+        kind: instrument
+        schema_version: 1
+        id: tiny
+        version: "1"
+        title: Tiny
+        respondent: worker
+        items:
+          - {id: note_text, type: long_text, label: Notes}
+        cleaning:
+          - {field: notes_text, trim: true}
+        """)
+    with pytest.raises(InstrumentError, match="cleaning rule 1 names field 'notes_text'"):
+        load_instrument(path)

@@ -111,7 +111,9 @@ def clean_staged(
     rows_in = len(staged)
     staged = staged.reset_index(drop=True)
     preview = quarantine_previews(staged, log)
-    kept_staged = apply_rules(staged.loc[~preview], instrument, rules, log)
+    kept_staged = apply_rules(staged.loc[~preview], instrument, instrument.cleaning, log,
+                              config_file=f"{instrument.id}.yml", section="cleaning")
+    kept_staged = apply_rules(kept_staged, instrument, rules, log)
     typed = type_columns(kept_staged, instrument, log, platform_codes=platform_codes)
     unattributable = quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
     typed = typed.loc[~unattributable]

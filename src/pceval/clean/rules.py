@@ -1,4 +1,9 @@
-"""Cleaning rules a user declares in ``pceval.yml`` (``cleaning.rules``), applied to staged text.
+"""Cleaning rules, applied to staged text before validation.
+
+Rules are declared in an instrument (its ``cleaning`` list: they travel with the instrument and
+harmonise what its older versions and the platforms send) or in ``pceval.yml``
+(``cleaning.rules``, each naming its instrument: for one evaluation's exports). An instrument's
+rules run first.
 
 Rules harmonise what platforms and instrument versions send before validation sees it:
 
@@ -7,7 +12,9 @@ Rules harmonise what platforms and instrument versions send before validation se
 - ``recode``: map codes to the current instrument's codes
   (``{instrument: womens_survey, field: relationship, recode: {"4": "3"}}``);
 - ``date_formats``: accept dates written in other formats and rewrite them as ``YYYY-MM-DD``
-  (``{instrument: contact_record, field: event_date, date_formats: ["%d/%m/%Y"]}``).
+  (``{instrument: contact_record, field: event_date, date_formats: ["%d/%m/%Y"]}``);
+- ``trim``: collapse runs of white space (tabs, line breaks, non-breaking spaces) inside a
+  text answer to one space (``{instrument: worker_survey, field: employer, trim: true}``).
 
 Every cell a rule changes is in the audit log with the rule's name; a rule naming an unknown
 instrument or field is a configuration error, never silently ignored.
@@ -24,16 +31,47 @@ from pceval.clean.log import CleaningLog
 from pceval.errors import ConfigError
 from pceval.instrument.model import Instrument, ItemType
 
+# literal non-breaking and ideographic spaces: Arrow-backed strings match with RE2, whose \s is
+# ASCII only
+_WHITESPACE = "[\\s\u00a0\u2007\u202f\u3000]+"
+
 
 def apply_rules(staged: pd.DataFrame, instrument: Instrument, rules: Sequence, log: CleaningLog,
-                *, config_file: str = "pceval.yml") -> pd.DataFrame:
-    """Apply the rules that name this instrument to its staged frame; returns a new frame."""
+                *, config_file: str = "pceval.yml", section: str = "cleaning.rules") -> pd.DataFrame:
+    """Apply the rules that name this instrument to its staged frame; returns a new frame.
+
+    Parameters
+    ----------
+    staged : DataFrame
+        The staged frame (text cells).
+    instrument : Instrument
+        Rules naming another instrument are skipped; a rule without an ``instrument`` key
+        (one declared in the instrument itself) applies.
+    rules : sequence of CleaningRule or CleaningRuleSpec
+    log : CleaningLog
+        Receives one audit entry per changed cell, with the rule's name.
+    config_file, section : str
+        Where the rules were declared, for error messages.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> from pceval.instrument.model import CleaningRuleSpec
+    >>> inst = load_instrument("worker_survey")
+    >>> staged = pd.DataFrame({"comments": pd.Series(["More\u00a0 time,   please "], dtype="string"),
+    ...                        "_row": [2]})
+    >>> log = CleaningLog(instrument=inst.id, file="w.csv")
+    >>> apply_rules(staged, inst, [CleaningRuleSpec(field="comments", trim=True)], log)["comments"].tolist()
+    ['More time, please']
+    >>> log.audit_frame()["rule"].tolist()
+    ['trim:cleaning.rules[1]']
+    """
     out = staged.copy()
     rows = out["_row"]
     for number, rule in enumerate(rules, start=1):
-        if rule.instrument != instrument.id:
+        if getattr(rule, "instrument", instrument.id) != instrument.id:
             continue
-        where = f"cleaning.rules[{number}]"
+        where = f"{section}[{number}]"
         name = rule.name or where
         for old, new in (rule.rename or {}).items():
             if new not in out.columns:
@@ -77,5 +115,11 @@ def apply_rules(staged: pd.DataFrame, instrument: Instrument, rules: Sequence, l
                            rule=f"date_format:{name}")
                 values = values.mask(hit, text.reindex(values.index))
                 pending = pending & ~hit
+        if rule.trim:
+            trimmed = values.str.replace(_WHITESPACE, " ", regex=True).str.strip()
+            hit = values.notna() & values.ne(trimmed).fillna(False)
+            log.change(rows=rows[hit], field=rule.field, old=values[hit], new=trimmed[hit],
+                       rule=f"trim:{name}")
+            values = values.mask(hit, trimmed)
         out[rule.field] = values
     return out

@@ -181,6 +181,27 @@ class Band(Frozen):
     max: float
 
 
+class DexScore(Frozen):
+    """How a scale's score maps to a DSS Data Exchange SCORE rating (1 to 5).
+
+    SCORE has four types: ``circumstances`` and ``goals`` are rated before and after support on
+    the same domain, ``satisfaction`` and ``community`` after. ``cuts`` are the four score
+    thresholds at which the rating steps up to 2, 3, 4 and 5 (on the scale's own metric, in the
+    scale's direction); without them the scale's possible range is cut into five equal parts.
+    """
+
+    type: Literal["circumstances", "goals", "satisfaction", "community"]
+    domain: str
+    assessed_by: str | None = None
+    cuts: tuple[float, float, float, float] | None = None
+
+    @model_validator(mode="after")
+    def _cuts_increase(self) -> DexScore:
+        if self.cuts is not None and list(self.cuts) != sorted(set(self.cuts)):
+            raise ValueError(f"SCORE cuts must increase strictly, got {list(self.cuts)}")
+        return self
+
+
 class Scale(Frozen):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     label: Text
@@ -195,6 +216,7 @@ class Scale(Frozen):
     higher_is_better: bool = True
     rule: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     screen_uniform: bool = False
+    dex: DexScore | None = None
 
     @model_validator(mode="after")
     def _reverse_subset(self) -> Scale:
@@ -203,6 +225,29 @@ class Scale(Frozen):
             raise ValueError(f"scale {self.id!r}: reverse-keyed items {sorted(stray)} are not in its items")
         if self.min_valid is not None and not 1 <= self.min_valid <= len(self.items):
             raise ValueError(f"scale {self.id!r}: min_valid must be between 1 and {len(self.items)}")
+        return self
+
+
+class CleaningRuleSpec(Frozen):
+    """A cleaning rule (see :mod:`pceval.clean.rules`), declared in an instrument's ``cleaning``.
+
+    The same shape, with an ``instrument`` key, is a rule of ``pceval.yml``. An instrument's own
+    rules travel with it: they harmonise what its older versions and the platforms send.
+    """
+
+    name: str | None = None
+    field: str | None = None
+    rename: dict[str, str] | None = None
+    recode: dict[str, str | int] | None = None
+    date_formats: tuple[str, ...] | None = None
+    trim: bool = False
+
+    @model_validator(mode="after")
+    def _does_something(self) -> CleaningRuleSpec:
+        if not (self.rename or self.recode or self.date_formats or self.trim):
+            raise ValueError("a cleaning rule needs rename, recode, date_formats or trim")
+        if (self.recode or self.date_formats or self.trim) and not self.field:
+            raise ValueError("recode, date_formats and trim need a field")
         return self
 
 
@@ -232,6 +277,7 @@ class Instrument(Frozen):
     items: tuple[Item, ...]
     scales: tuple[Scale, ...] = ()
     support_services: tuple[str, ...] = ()
+    cleaning: tuple[CleaningRuleSpec, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Instrument:
@@ -262,6 +308,15 @@ class Instrument(Frozen):
         dup_roles = sorted({r.value for r in roles if roles.count(r) > 1})
         if dup_roles:
             raise ValueError(f"roles {dup_roles} are given to more than one item")
+        columns = set(self.columns())
+        for number, rule in enumerate(self.cleaning, start=1):
+            if rule.field is not None and rule.field not in columns:
+                raise ValueError(f"cleaning rule {number} names field {rule.field!r}, which is not a "
+                                 f"column of this instrument")
+            stray = sorted(set((rule.rename or {}).values()) - columns)
+            if stray:
+                raise ValueError(f"cleaning rule {number} renames to {stray}, which are not columns of "
+                                 f"this instrument")
         return self
 
     # Look-ups -------------------------------------------------------------------------------

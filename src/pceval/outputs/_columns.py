@@ -26,6 +26,8 @@ from pceval.instrument.model import (
     text_in,
 )
 from pceval.privacy.deidentify import PERSON_KEY, RESPONSE_KEY
+from pceval.score.dex import DEX_SUFFIX
+from pceval.score.domains import DOMAIN_PREFIX
 
 ColumnKind = Literal["item", "indicator", "scale", "band", "key", "meta", "other"]
 
@@ -105,6 +107,13 @@ def describe_columns(frame: pd.DataFrame, instrument: Instrument,
             out.append(ColumnInfo(name, "key", KEY_LABELS[name]))
         elif name in META_LABELS:
             out.append(ColumnInfo(name, "meta", META_LABELS[name]))
+        elif name.startswith(DOMAIN_PREFIX):
+            domain = name.removeprefix(DOMAIN_PREFIX)
+            out.append(ColumnInfo(name, "other", f"Domain {domain} score (0-100, higher is better)"))
+        elif name.endswith(DEX_SUFFIX) and name.removesuffix(DEX_SUFFIX) in by_scale:
+            scale = by_scale[name.removesuffix(DEX_SUFFIX)]
+            label = f"{clean_text(text_in(scale.label)) or scale.id}: DEX SCORE rating (1-5)"
+            out.append(ColumnInfo(name, "other", label, scale=scale))
         else:
             out.append(ColumnInfo(name, "other", name))
     return out
