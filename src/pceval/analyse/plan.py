@@ -16,17 +16,57 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class DataSpec(_Frozen):
-    """Which clean instrument a question reads, and how its rows become analysis units.
+class Aggregate(_Frozen):
+    """A per-woman summary of event rows: ``agg`` of column ``of`` over the rows where ``where``.
 
-    ``per_person`` aggregates event rows to one row per woman (``pid``); ``derive`` counts,
-    per woman, the rows where an expression holds; ``carry`` keeps a case-level column.
+    ``count`` and ``any`` need no column; ``min``, ``max``, ``first`` and ``last`` work on dates
+    and numbers (``first``/``last`` in event-date order).
+    """
+
+    agg: Literal["count", "any", "sum", "mean", "min", "max", "first", "last", "nunique"]
+    of: str | None = None
+    where: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_column(self) -> Aggregate:
+        if self.agg not in {"count", "any"} and not self.of:
+            raise ValueError(f"aggregate {self.agg!r} needs a column (of)")
+        return self
+
+
+class JoinSpec(_Frozen):
+    """Another instrument's data joined to each unit by the person key.
+
+    From an event source (``per_person``), ``derive`` and ``carry`` as in :class:`DataSpec`;
+    from a survey, ``wave`` picks the one response per woman at that wave and ``carry`` names its
+    columns, renamed with ``prefix``.
     """
 
     source: str
     per_person: bool = False
-    derive: dict[str, str] = {}
+    derive: dict[str, str | Aggregate] = {}
     carry: tuple[str, ...] = ()
+    wave: str | None = None
+    prefix: str = ""
+
+
+class DataSpec(_Frozen):
+    """Which clean instrument a question reads, and how its rows become analysis units.
+
+    ``per_person`` aggregates event rows to one row per woman (``pid``); ``derive`` makes
+    per-woman columns from the event rows (a string counts the rows where it holds; an
+    :class:`Aggregate` does more); ``carry`` keeps a case-level column; ``join`` adds other
+    instruments' columns by the person key; ``compute`` adds row-wise expressions (in order,
+    with ``days()``, ``quarter()`` and ``year()``); ``where`` keeps the units it holds for.
+    """
+
+    source: str
+    per_person: bool = False
+    derive: dict[str, str | Aggregate] = {}
+    carry: tuple[str, ...] = ()
+    join: tuple[JoinSpec, ...] = ()
+    compute: dict[str, str] = {}
+    where: str | None = None
 
 
 class Indicator(_Frozen):
@@ -101,10 +141,29 @@ def load_plan(path: str | Path) -> Plan:
         raise AnalysisError(first["msg"].removeprefix("Value error, "), file=path,
                             field=".".join(str(p) for p in first["loc"])) from None
     for question in plan.questions:
-        expressions = list(question.data.derive.values()) + [i.where for i in question.indicators]
-        for source in expressions:
+        for source in plan_expressions(question):
             try:
-                parse_expression(source)
+                parse_expression(source, analysis=True)
             except ExpressionError as exc:
                 raise AnalysisError(str(exc), file=path, field=question.id) from None
     return plan
+
+
+def plan_expressions(question: Question) -> list[str]:
+    """Every expression a plan entry holds (derived columns, filters, indicators)."""
+    def derived(derive: dict) -> list[str]:
+        out = []
+        for value in derive.values():
+            if isinstance(value, str):
+                out.append(value)
+            elif value.where:
+                out.append(value.where)
+        return out
+
+    data = question.data
+    out = derived(data.derive) + list(data.compute.values()) + [i.where for i in question.indicators]
+    for join in data.join:
+        out += derived(join.derive)
+    if data.where:
+        out.append(data.where)
+    return out

@@ -14,9 +14,10 @@ import pandas as pd
 
 from pceval.analyse.methods import paired_change, proportions
 from pceval.analyse.plan import Plan, Question
+from pceval.analyse.units import build_units, service_column
 from pceval.errors import AnalysisError
 from pceval.instrument.expressions import parse_expression
-from pceval.instrument.model import Instrument, Role
+from pceval.instrument.model import Instrument
 from pceval.privacy.deidentify import PERSON_KEY
 from pceval.privacy.disclosure import pool_small_groups, suppress_results
 from pceval.results import result_frame
@@ -32,47 +33,8 @@ class DisclosureRules:
     strict: bool = False
 
 
-def _service_column(instrument: Instrument) -> str:
-    item = instrument.role_item(Role.SERVICE)
-    if item is None:
-        raise AnalysisError(f"instrument {instrument.id} has no item with role service")
-    return item.id
-
-
 def _resolve_breakdown(name: str, instrument: Instrument) -> str:
-    return _service_column(instrument) if name == "service" else name
-
-
-def person_level(events: pd.DataFrame, question: Question, instrument: Instrument) -> pd.DataFrame:
-    """One row per woman from event rows: derived counts and carried case-level columns.
-
-    Examples
-    --------
-    >>> from pceval.instrument import load_instrument
-    >>> from pceval.analyse.plan import load_plan
-    >>> from pceval.resources import default_path
-    >>> q = load_plan(default_path("analysis") / "plan.yml").questions[0]
-    >>> ev = pd.DataFrame({"pid": ["a", "a", "b"], "service_id": ["S01"] * 3,
-    ...                    "delivery_model": ["in_house"] * 3,
-    ...                    "event_type": ["identified", "attempt", "identified"],
-    ...                    "outcome": [None, "reached", None]})
-    >>> person_level(ev, q, load_instrument("contact_record"))[["pid", "attempts", "contacts"]].values.tolist()
-    [['a', 1, 1], ['b', 0, 0]]
-    """
-    service = _service_column(instrument)
-    if PERSON_KEY not in events.columns:
-        raise AnalysisError(f"{question.id}: {instrument.id} has no person key to aggregate by")
-    frame = pd.DataFrame({PERSON_KEY: events[PERSON_KEY]})
-    for name, source in question.data.derive.items():
-        frame[name] = parse_expression(source).evaluate(events).fillna(False).astype(bool).astype("int64")
-    grouped = frame.groupby(PERSON_KEY, sort=True)
-    out = grouped.sum()
-    carried = [service, *question.data.carry]
-    missing = [c for c in carried if c not in events.columns]
-    if missing:
-        raise AnalysisError(f"{question.id}: carry names columns not in {instrument.id}: {missing}")
-    first = events[[PERSON_KEY, *carried]].groupby(PERSON_KEY, sort=True).first()
-    return out.join(first).reset_index()
+    return service_column(instrument) if name == "service" else name
 
 
 def complete_pairs(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
@@ -90,7 +52,8 @@ def complete_pairs(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
 def _indicator_columns(units: pd.DataFrame, question: Question) -> pd.DataFrame:
     out = units.copy()
     for indicator in question.indicators:
-        out[indicator.id] = parse_expression(indicator.where).evaluate(units).fillna(False).astype("int64")
+        where = parse_expression(indicator.where, analysis=True)
+        out[indicator.id] = where.evaluate(units).fillna(False).astype("int64")
     return out
 
 
@@ -119,10 +82,8 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
         raise AnalysisError(f"{question.id}: no scored data for instrument {source!r}",
                             fix="run `pceval build` first, or correct data.source in the plan")
     instrument = instruments[source]
-    frame = data[source]
-    service = _service_column(instrument)
-    if question.data.per_person:
-        frame = person_level(frame, question, instrument)
+    frame = build_units(question.data, data, instruments, where=f"{question.id}.data")
+    service = service_column(instrument)
     if question.method == "paired_change":
         # only women with both waves contribute, so services are pooled by that count
         frame = complete_pairs(frame, question)

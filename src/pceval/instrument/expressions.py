@@ -28,6 +28,9 @@ _COMPARE = {
 }
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 FUNCTIONS = ("selected", "answered")
+# functions of the analysis plan only: instruments never use them, so the exporters to REDCap,
+# XLSForm and Qualtrics never meet them
+ANALYSIS_FUNCTIONS = ("days", "quarter", "year")
 
 
 class ExpressionError(ValueError):
@@ -61,8 +64,21 @@ class Expression:
 
 
 @cache
-def parse_expression(source: str) -> Expression:
-    """Parse and check an expression, raising :class:`ExpressionError` if it is not allowed."""
+def parse_expression(source: str, *, analysis: bool = False) -> Expression:
+    """Parse and check an expression, raising :class:`ExpressionError` if it is not allowed.
+
+    With ``analysis=True`` the analysis plan's functions are allowed too: ``days(a, b)`` (days
+    from date ``a`` to date ``b``), ``quarter(d)`` (``"2025Q3"``) and ``year(d)``.
+
+    Examples
+    --------
+    >>> e = parse_expression("days(referral_date, first_contact)", analysis=True)
+    >>> frame = pd.DataFrame({"referral_date": pd.to_datetime(["2025-01-01", None]),
+    ...                       "first_contact": pd.to_datetime(["2025-01-11", "2025-02-01"])})
+    >>> e.evaluate(frame).tolist()
+    [10.0, nan]
+    """
+    allowed = FUNCTIONS + ANALYSIS_FUNCTIONS if analysis else FUNCTIONS
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
@@ -70,8 +86,8 @@ def parse_expression(source: str) -> Expression:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                raise ExpressionError(f"expression {source!r}: only {FUNCTIONS} may be called")
+            if not isinstance(node.func, ast.Name) or node.func.id not in allowed:
+                raise ExpressionError(f"expression {source!r}: only {allowed} may be called")
             if not node.args or not isinstance(node.args[0], ast.Name):
                 raise ExpressionError(f"expression {source!r}: {node.func.id}() takes an item id first")
         elif isinstance(node, ast.Name):
@@ -82,7 +98,7 @@ def parse_expression(source: str) -> Expression:
              ast.Constant, ast.BinOp, ast.Load, *_COMPARE, *_ARITH),
         ):
             raise ExpressionError(f"expression {source!r}: {type(node).__name__} is not allowed")
-    names -= set(FUNCTIONS)
+    names -= set(allowed)
     return Expression(source=source, tree=tree, names=frozenset(names))
 
 
@@ -118,6 +134,8 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
             result = result & _compare(_COMPARE[type(op)], left, right, frame)
             left = right
         return result
+    if isinstance(node, ast.Call) and node.func.id in ANALYSIS_FUNCTIONS:
+        return _analysis_function(node.func.id, [_eval(a, frame) for a in node.args], frame)
     if isinstance(node, ast.Call):
         item = node.args[0].id
         if node.func.id == "answered":
@@ -133,6 +151,20 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
             return frame[column].fillna(0).astype(float) == 1
         return _column(frame, item).astype("string") == str(code)
     raise ExpressionError(f"cannot evaluate {ast.dump(node)}")  # pragma: no cover - parse checks
+
+
+def _analysis_function(name: str, args: list, frame: pd.DataFrame) -> pd.Series:
+    dates = [pd.to_datetime(pd.Series(a, index=frame.index), errors="coerce") for a in args]
+    if name == "days":
+        if len(dates) != 2:
+            raise ExpressionError("days() takes two dates: days(start, end)")
+        return (dates[1] - dates[0]).dt.days.astype("float64")
+    if len(dates) != 1:
+        raise ExpressionError(f"{name}() takes one date")
+    if name == "year":
+        return dates[0].dt.year.astype("Float64")
+    quarter = dates[0].dt.year.astype("Int64").astype("string") + "Q" + dates[0].dt.quarter.astype("Int64").astype("string")
+    return quarter
 
 
 def _compare(op, left, right, frame: pd.DataFrame) -> pd.Series:
@@ -159,4 +191,4 @@ def names_in(source: str) -> frozenset[str]:
     return parse_expression(source).names
 
 
-__all__ = ["Expression", "ExpressionError", "names_in", "parse_expression"]
+__all__ = ["ANALYSIS_FUNCTIONS", "Expression", "ExpressionError", "names_in", "parse_expression"]
