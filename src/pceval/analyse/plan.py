@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -75,29 +75,77 @@ class Indicator(_Frozen):
     where: str
 
 
+class Analysis(_Frozen):
+    """One analysis of a plan entry: a method applied to units, with its own indicators.
+
+    ``data`` and ``breakdowns`` default to the question's. ``params`` are the method's own
+    settings, checked by the method (:mod:`pceval.analyse.registry`).
+    """
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    method: str
+    label: str | None = None
+    data: DataSpec | None = None
+    breakdowns: tuple[str, ...] | None = None
+    indicators: tuple[Indicator, ...] = ()
+    outcome: str | None = None
+    waves: dict[Literal["pre", "post"], str] = {}
+    params: dict[str, Any] = {}
+    figure: str | None = None
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> Analysis:
+        if self.method == "proportions" and not self.indicators:
+            raise ValueError(f"{self.id}: the proportions method needs indicators")
+        if self.method == "paired_change" and (not self.outcome or set(self.waves) != {"pre", "post"}):
+            raise ValueError(f"{self.id}: the paired_change method needs an outcome and waves pre and post")
+        return self
+
+
 class Question(_Frozen):
-    id: Annotated[str, Field(pattern=r"^q[0-9]{2}_[a-z0-9_]+$")]
-    number: int
+    """One evaluation question: what it asks, which standards it serves, and its analyses.
+
+    A question with one analysis may give ``method`` (with ``indicators``, ``outcome``,
+    ``waves``, ``params``, ``figure``) at its own level instead of an ``analyses`` list.
+    """
+
+    id: Annotated[str, Field(pattern=r"^q[0-9]{2}_[a-z0-9_]+$|^[a-z][a-z0-9_]*$")]
+    number: int | None = None
     title: str
     question: str
     domains: tuple[str, ...] = ()
     nos: tuple[str, ...] = ()
     rba: tuple[Literal["HM", "HW", "BO"], ...] = ()
     data: DataSpec
-    method: Literal["proportions", "paired_change"]
-    indicators: tuple[Indicator, ...] = ()
-    outcome: str | None = None
-    waves: dict[Literal["pre", "post"], str] = {}
     breakdowns: tuple[str, ...] = ()
-    figure: Literal["proportions", "change"] | None = None
+    analyses: tuple[Analysis, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_analysis(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "method" in values:
+            values = dict(values)
+            single = {k: values.pop(k) for k in ("method", "indicators", "outcome", "waves", "params", "figure")
+                      if k in values}
+            if "analyses" in values:
+                raise ValueError("give either method or analyses, not both")
+            values["analyses"] = [{"id": "main", **single}]
+        return values
 
     @model_validator(mode="after")
-    def _method_needs(self) -> Question:
-        if self.method == "proportions" and not self.indicators:
-            raise ValueError(f"{self.id}: the proportions method needs indicators")
-        if self.method == "paired_change" and (not self.outcome or set(self.waves) != {"pre", "post"}):
-            raise ValueError(f"{self.id}: the paired_change method needs an outcome and waves pre and post")
+    def _unique_analyses(self) -> Question:
+        ids = [a.id for a in self.analyses]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"{self.id}: analysis ids must be unique")
+        if not ids:
+            raise ValueError(f"{self.id}: a question needs at least one analysis")
         return self
+
+    def data_of(self, analysis: Analysis) -> DataSpec:
+        return analysis.data or self.data
+
+    def breakdowns_of(self, analysis: Analysis) -> tuple[str, ...]:
+        return self.breakdowns if analysis.breakdowns is None else analysis.breakdowns
 
 
 class Plan(_Frozen):
@@ -140,7 +188,14 @@ def load_plan(path: str | Path) -> Plan:
         first = exc.errors()[0]
         raise AnalysisError(first["msg"].removeprefix("Value error, "), file=path,
                             field=".".join(str(p) for p in first["loc"])) from None
+    from pceval.analyse.registry import check_params
+
     for question in plan.questions:
+        for analysis in question.analyses:
+            try:
+                check_params(analysis)
+            except ValueError as exc:
+                raise AnalysisError(str(exc), file=path, field=f"{question.id}.{analysis.id}") from None
         for source in plan_expressions(question):
             try:
                 parse_expression(source, analysis=True)
@@ -160,10 +215,14 @@ def plan_expressions(question: Question) -> list[str]:
                 out.append(value.where)
         return out
 
-    data = question.data
-    out = derived(data.derive) + list(data.compute.values()) + [i.where for i in question.indicators]
-    for join in data.join:
-        out += derived(join.derive)
-    if data.where:
-        out.append(data.where)
+    out: list[str] = []
+    specs = [question.data, *(a.data for a in question.analyses if a.data is not None)]
+    for data in specs:
+        out += derived(data.derive) + list(data.compute.values())
+        for join in data.join:
+            out += derived(join.derive)
+        if data.where:
+            out.append(data.where)
+    for analysis in question.analyses:
+        out += [i.where for i in analysis.indicators]
     return out

@@ -8,57 +8,65 @@ after it (:mod:`pceval.privacy.disclosure`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
-from pceval.analyse.methods import paired_change, proportions
-from pceval.analyse.plan import Plan, Question
+from pceval.analyse.plan import Analysis, Plan, Question
+from pceval.analyse.registry import Context, DisclosureRules, check_params, get_method
 from pceval.analyse.units import build_units, service_column
 from pceval.errors import AnalysisError
-from pceval.instrument.expressions import parse_expression
 from pceval.instrument.model import Instrument
 from pceval.privacy.deidentify import PERSON_KEY
 from pceval.privacy.disclosure import pool_small_groups, suppress_results
 from pceval.results import result_frame
 
+__all__ = ["POOLED_LABEL", "DisclosureRules", "run_analysis", "run_plan", "run_question"]
+
 POOLED_LABEL = "Other services (pooled)"
 
 
-@dataclass(frozen=True)
-class DisclosureRules:
-    min_cell: int = 5
-    min_denominator: int = 10
-    min_service_n: int = 10
-    strict: bool = False
+def _breakdown_columns(names: tuple[str, ...], service: str) -> dict[str, str]:
+    return {(service if name == "service" else name): name for name in names}
 
 
-def _resolve_breakdown(name: str, instrument: Instrument) -> str:
-    return service_column(instrument) if name == "service" else name
-
-
-def complete_pairs(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
-    """Rows of the women who have the outcome at both the pre and the post wave."""
-    if question.outcome not in frame.columns:
-        raise AnalysisError(f"{question.id}: outcome {question.outcome!r} is not a scored column of "
-                            f"{question.data.source}")
-    waves = [question.waves["pre"], question.waves["post"]]
-    present = frame[frame["_wave"].isin(waves) & frame[question.outcome].notna()]
-    counts = present.groupby(PERSON_KEY)["_wave"].nunique()
-    complete = counts.index[counts == 2]
-    return present[present[PERSON_KEY].isin(complete)]
-
-
-def _indicator_columns(units: pd.DataFrame, question: Question) -> pd.DataFrame:
-    out = units.copy()
-    for indicator in question.indicators:
-        where = parse_expression(indicator.where, analysis=True)
-        out[indicator.id] = where.evaluate(units).fillna(False).astype("int64")
-    return out
+def run_analysis(question: Question, analysis: Analysis, data: Mapping[str, pd.DataFrame],
+                 instruments: Mapping[str, Instrument], rules: DisclosureRules,
+                 results: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One analysis of a plan entry, before disclosure control (services already pooled)."""
+    spec = question.data_of(analysis)
+    where = f"{question.id}.{analysis.id}"
+    if spec.source not in instruments:
+        raise AnalysisError(f"{question.id}: no scored data for instrument {spec.source!r}",
+                            fix="run `pceval build` first, or correct data.source in the plan")
+    method = get_method(analysis.method)
+    instrument = instruments[spec.source]
+    service = service_column(instrument)
+    units = build_units(spec, data, instruments, where=f"{where}.data")
+    breakdowns = _breakdown_columns(question.breakdowns_of(analysis), service)
+    context = Context(question=question, analysis=analysis, instrument=instrument, instruments=instruments,
+                      data=data, service=service, breakdowns=breakdowns, rules=rules,
+                      params=check_params(analysis), results=results or {})
+    if method.prepare is not None:
+        units = method.prepare(units, context)
+    if method.pool and service in units.columns:
+        # services with fewer women than the rule are pooled before anything is estimated, so
+        # no estimate, interval or figure rests on them alone
+        units, _pooled = pool_small_groups(units, group_col=service, min_n=rules.min_service_n,
+                                           unit_col=PERSON_KEY if PERSON_KEY in units.columns else None,
+                                           label=POOLED_LABEL)
+    for column in breakdowns:
+        if column not in units.columns:
+            raise AnalysisError(f"{question.id}: breakdown {column!r} is not a column of the units",
+                                field=f"{where}.breakdowns")
+    result = result_frame(method.run(units, context))
+    result["question"] = question.id
+    result["breakdown"] = result["breakdown"].replace(breakdowns)
+    return result
 
 
 def run_question(question: Question, data: Mapping[str, pd.DataFrame],
-                 instruments: Mapping[str, Instrument], rules: DisclosureRules) -> pd.DataFrame:
+                 instruments: Mapping[str, Instrument], rules: DisclosureRules,
+                 results: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Answer one plan entry; returns its suppressed result table.
 
     Parameters
@@ -71,55 +79,17 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
         The evaluation's instruments.
     rules : DisclosureRules
         Minimum cell, denominator and service sizes.
+    results : mapping of str to DataFrame, optional
+        Result tables of the questions answered before this one.
 
     Returns
     -------
     DataFrame
         The standard result table (:mod:`pceval.results`), disclosure control applied.
     """
-    source = question.data.source
-    if source not in data or source not in instruments:
-        raise AnalysisError(f"{question.id}: no scored data for instrument {source!r}",
-                            fix="run `pceval build` first, or correct data.source in the plan")
-    instrument = instruments[source]
-    frame = build_units(question.data, data, instruments, where=f"{question.id}.data")
-    service = service_column(instrument)
-    if question.method == "paired_change":
-        # only women with both waves contribute, so services are pooled by that count
-        frame = complete_pairs(frame, question)
-    # services with fewer women than the rule are pooled before anything is estimated, so
-    # no estimate, interval or figure rests on them alone
-    frame, _pooled = pool_small_groups(frame, group_col=service, min_n=rules.min_service_n,
-                                       unit_col=PERSON_KEY if PERSON_KEY in frame.columns else None,
-                                       label=POOLED_LABEL)
-    breakdowns = [_resolve_breakdown(b, instrument) for b in question.breakdowns]
-    for column in breakdowns:
-        if column not in frame.columns:
-            raise AnalysisError(f"{question.id}: breakdown {column!r} is not a column of {source}")
-    parts = []
-    if question.method == "proportions":
-        units = _indicator_columns(frame, question)
-        indicators = {i.id: i.id for i in question.indicators}
-        parts.append(proportions(units, indicators=indicators, question=question.id))
-        for column in breakdowns:
-            part = proportions(units, indicators=indicators, by=column, question=question.id,
-                               overall=False)
-            parts.append(part)
-    else:
-        pre, post = question.waves["pre"], question.waves["post"]
-        long = frame[[PERSON_KEY, "_wave", question.outcome, *breakdowns]]
-        parts.append(paired_change(long, unit=PERSON_KEY, wave="_wave", value=question.outcome,
-                                   pre=pre, post=post, question=question.id,
-                                   indicator=question.outcome))
-        for column in breakdowns:
-            part = paired_change(long, unit=PERSON_KEY, wave="_wave", value=question.outcome,
-                                 pre=pre, post=post, by=column, question=question.id,
-                                 indicator=question.outcome)
-            parts.append(part[part["breakdown"] != "overall"])
+    parts = [run_analysis(question, analysis, data, instruments, rules, results)
+             for analysis in question.analyses]
     result = result_frame(pd.concat(parts, ignore_index=True))
-    if breakdowns:
-        names = {column: name for name, column in zip(question.breakdowns, breakdowns, strict=True)}
-        result["breakdown"] = result["breakdown"].replace(names)
     # a pool that is still smaller than the service rule would show those services all but
     # alone; it is withheld, and suppress_results protects it from derivation by subtraction
     small_pool = result["group"].eq(POOLED_LABEL) & result["n"].fillna(0).lt(rules.min_service_n)
@@ -157,4 +127,7 @@ def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[
              rules: DisclosureRules | None = None) -> dict[str, pd.DataFrame]:
     """Answer every question of the plan; results keyed by question id, in plan order."""
     rules = rules or DisclosureRules()
-    return {q.id: run_question(q, data, instruments, rules) for q in plan.questions}
+    results: dict[str, pd.DataFrame] = {}
+    for question in plan.questions:
+        results[question.id] = run_question(question, data, instruments, rules, results)
+    return results

@@ -1,0 +1,1 @@
+"""The analysis methods, one module per family; importing a module registers its methods."""

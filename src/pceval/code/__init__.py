@@ -1,0 +1,1 @@
+"""Qualitative coding workflow and agreement."""
