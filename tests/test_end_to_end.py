@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from pceval import pipeline
+from pceval.instrument import load_instrument
 from pceval.privacy.disclosure import disclosure_violations
 from pceval.project import load_project
 from pceval.synth import generate_evaluation
@@ -206,3 +207,32 @@ def test_build_reports_say_every_row_is_accounted_for(evaluation):
     codebook = (build / "codebook.html").read_text(encoding="utf-8")
     assert "fs_home" in codebook and "Prefer not to say" in codebook
     assert (build / "audit" / "validation_report.html").exists()
+
+
+def test_build_writes_domains_change_per_woman_and_reliability(evaluation):
+    root = evaluation["root"]
+    build = evaluation["project"].build
+    truth = json.loads((root / "truth" / "ground_truth.json").read_text(encoding="utf-8"))["realised"]["overall"]
+    women = load_instrument("womens_survey")
+    scored = pd.read_parquet(build / "scored" / "womens_survey.parquet")
+    for scale in women.scales:
+        for domain in scale.domains:
+            assert scored[f"domain_{domain}"].between(0, 100).all()
+        if scale.dex is not None:
+            assert set(scored[f"{scale.id}_score_rating"].dropna().astype(int)) <= {1, 2, 3, 4, 5}
+    change = pd.read_parquet(build / "scored" / "change.parquet")
+    safety = change[(change["measure"] == "felt_safety") & (change["post_wave"] == "followup")]
+    # each woman's change, averaged, is the generator's realised change in the same women
+    assert safety["pid"].is_unique
+    assert safety["change"].mean() == pytest.approx(truth["felt_safety_change"], abs=0.03)
+    # a few women lose a wave's score to injected faults (invalid values removed by cleaning)
+    assert 0.97 * truth["felt_safety_change_n"] <= len(safety) <= truth["felt_safety_change_n"]
+    reliability = pd.read_csv(build / "reliability" / "scale_reliability.csv")
+    asked = reliability.dropna(subset=["alpha"])
+    assert {(r.scale, r.wave) for r in asked.itertuples()} >= {(s.id, "followup") for s in women.scales}
+    # the generator's items share one construct with item noise: alpha is high, never perfect
+    assert asked["alpha"].between(0.6, 0.99).all()
+    assert (asked["alpha_ci_low"] < asked["alpha"]).all() and (asked["alpha"] < asked["alpha_ci_high"]).all()
+    items = pd.read_csv(build / "reliability" / "item_statistics.csv")
+    assert set(items["item"]) == {i for s in women.scales for i in s.items}
+    assert "alpha, followup" in (build / "codebook.html").read_text(encoding="utf-8")

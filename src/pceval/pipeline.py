@@ -39,11 +39,13 @@ from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
 from pceval.outputs import write_datapackage, write_dta, write_sav
+from pceval.outputs.missing_codes import part_for, split_by_instrument
 from pceval.privacy.kanon import check_k_anonymity, generalise, k_anonymity_warnings
 from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
 from pceval.project import Project
 from pceval.results import RESULT_COLUMNS
+from pceval.score.psychometrics import scale_reliability
 from pceval.score import CHANGE_COLUMNS, score_change, score_dex, score_domains, score_scales
 
 Step = Callable[[str], None]
@@ -244,11 +246,13 @@ def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instrumen
     missing = missing if len(missing) else None
     formats = set(project.config.shareable)
     written = []
+    parts = split_by_instrument(missing) if formats & {"sav", "dta"} else None
     for inst_id, frame in scored.items():
+        own = part_for(parts, missing, inst_id)
         if "sav" in formats:
-            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
+            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], own))
         if "dta" in formats:
-            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
+            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], own))
     if "csv" not in formats:
         return written
     resources = {inst_id.replace("_", "-"): (frame, instruments[inst_id], f"{inst_id}.csv")
@@ -260,9 +264,47 @@ def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instrumen
     return written
 
 
+def reliability_tables(instruments: dict[str, Instrument],
+                       frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reliability of every scale per instrument and wave, and its item statistics."""
+    scales, items = [], []
+    for inst_id, frame in frames.items():
+        instrument = instruments[inst_id]
+        if not instrument.scales:
+            continue
+        by = ("_wave",) if instrument.waves and "_wave" in frame.columns else ()
+        result = scale_reliability(frame, instrument, by=by)
+        scales.append(result.scales.assign(instrument=inst_id))
+        items.append(result.items.assign(instrument=inst_id))
+
+    def stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+        if not parts:
+            return pd.DataFrame({"instrument": pd.Series(dtype="string"), "scale": pd.Series(dtype="string")})
+        out = pd.concat(parts, ignore_index=True)
+        return out.loc[:, ["instrument", *[c for c in out.columns if c != "instrument"]]]
+
+    return stacked(scales), stacked(items)
+
+
+def _codebook_reliability(scales: pd.DataFrame) -> pd.DataFrame:
+    """The reliability table in the codebook's long form: alpha and omega per scale and wave."""
+    rows = []
+    for row in scales.to_dict("records"):
+        wave = row.get("wave")
+        suffix = f", {wave}" if isinstance(wave, str) else ""
+        rows.append({"instrument": row["instrument"], "scale": row["scale"], "statistic": f"alpha{suffix}",
+                     "estimate": row["alpha"], "ci_low": row["alpha_ci_low"], "ci_high": row["alpha_ci_high"],
+                     "n": row["n"]})
+        rows.append({"instrument": row["instrument"], "scale": row["scale"], "statistic": f"omega{suffix}",
+                     "estimate": row["omega"], "ci_low": None, "ci_high": None, "n": row["n"]})
+    columns = ["instrument", "scale", "statistic", "estimate", "ci_low", "ci_high", "n"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.loc[frame["estimate"].notna()]
+
+
 def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFrame, quarantine: pd.DataFrame,
                   missing: pd.DataFrame, clean: dict[str, pd.DataFrame],
-                  instruments: dict[str, Instrument]) -> list[Path]:
+                  instruments: dict[str, Instrument], reliability: pd.DataFrame | None = None) -> list[Path]:
     """The validation report and the data-quality report (HTML) with their tables (CSV)."""
     audit_dir = project.build / "audit"
     tables = quality_tables(manifest_rows=summary.rows, issues=issues, quarantine=quarantine,
@@ -273,6 +315,7 @@ def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFra
                                            instruments=list(instruments.values())))
     written.append(write_codebook(project.build / "codebook.html", list(instruments.values()),
                                   catalogue=load_catalogue(), data=clean, missing=missing,
+                                  reliability=None if reliability is None else _codebook_reliability(reliability),
                                   min_cell=project.config.privacy.effective_min_cell,
                                   title=f"Codebook: {project.config.name}"))
     written.append(write_quality_report(project.build / "data_quality.html", tables,
@@ -363,8 +406,11 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
         summary.rows[source.file] = {"rows_in": result.rows_in, "rows_kept": result.rows_kept,
                                      "rows_quarantined": result.rows_quarantined}
     summary.issues = len(issues)
+    scale_table, item_table = reliability_tables(by_id, by_instrument)
+    outputs.append(write_csv(build_dir / "reliability" / "scale_reliability.csv", scale_table))
+    outputs.append(write_csv(build_dir / "reliability" / "item_statistics.csv", item_table))
     outputs += write_quality(project, summary, issues=issues, quarantine=quarantine, missing=missing,
-                             clean=by_instrument, instruments=by_id)
+                             clean=by_instrument, instruments=by_id, reliability=scale_table)
     kanon = check_k_anonymity(by_instrument, by_id, k=project.config.privacy.k_anonymity)
     outputs.append(write_csv(build_dir / "audit" / "k_anonymity.csv", kanon))
     summary.warnings = k_anonymity_warnings(kanon)
