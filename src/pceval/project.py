@@ -162,6 +162,16 @@ def load_project(root: str | Path) -> Project:
     ------
     ConfigError
         If the file is missing or malformed, naming the field at fault.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pceval.synth import generate_evaluation
+    >>> root = tempfile.mkdtemp()
+    >>> _ = generate_evaluation(root, seed=1, services=2, women=40)
+    >>> project = load_project(root)
+    >>> [s.id for s in project.config.services], [s.instrument for s in project.config.sources][:2]
+    (['S01', 'S02'], ['womens_survey', 'contact_record'])
     """
     root = Path(root)
     path = root / CONFIG_NAME

@@ -125,7 +125,42 @@ def _protect_small_pool(result: pd.DataFrame, min_n: int) -> pd.DataFrame:
 
 def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
              rules: DisclosureRules | None = None) -> dict[str, pd.DataFrame]:
-    """Answer every question of the plan; results keyed by question id, in plan order."""
+    """Answer every question of the plan; results keyed by question id, in plan order.
+
+    Parameters
+    ----------
+    plan : Plan
+        The evaluation plan (:func:`pceval.analyse.plan.load_plan`).
+    data : mapping of str to DataFrame
+        Scored data per instrument id (``build/scored``).
+    instruments : mapping of str to Instrument
+    rules : DisclosureRules, optional
+        Minimum cell, denominator and service sizes (defaults 5, 10, 10).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        One suppressed result table (:data:`pceval.results.RESULT_COLUMNS`) per question; each
+        question sees the tables of the questions before it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pceval.analyse.plan import Plan
+    >>> from pceval.instrument import load_instrument
+    >>> plan = Plan.model_validate({"kind": "evaluation_plan", "schema_version": 1, "version": "1",
+    ...     "title": "t", "questions": [{"id": "q01_reach", "title": "Reach", "question": "?",
+    ...     "data": {"source": "contact_record", "per_person": True,
+    ...              "derive": {"contacts": "outcome == 'reached'"}},
+    ...     "method": "proportions", "indicators": [{"id": "reached", "label": "Reached",
+    ...                                               "where": "contacts >= 1"}]}]})
+    >>> events = pd.DataFrame({"pid": [f"p{i}" for i in range(40)], "service_id": "S01",
+    ...                        "outcome": ["reached"] * 30 + ["no_answer"] * 10})
+    >>> out = run_plan(plan, {"contact_record": events}, {"contact_record": load_instrument("contact_record")})
+    >>> row = out["q01_reach"].iloc[0]
+    >>> row["indicator"], int(row["n"]), int(row["numerator"]), float(row["estimate"])
+    ('reached', 40, 30, 0.75)
+    """
     rules = rules or DisclosureRules()
     results: dict[str, pd.DataFrame] = {}
     for question in plan.questions:

@@ -140,7 +140,25 @@ def score_band(score: pd.Series, scale: Scale) -> pd.Series:
 def score_scales(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     """Append every declared scale (and its band, where bands are declared) to ``frame``.
 
-    Returns a new frame; scale columns are named by scale id, bands ``<scale id>_band``.
+    Parameters
+    ----------
+    frame : DataFrame
+        Clean data with the scales' item columns.
+    instrument : Instrument
+        Declares the scales.
+
+    Returns
+    -------
+    DataFrame
+        A new frame; scale columns are named by scale id, bands ``<scale id>_band``.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> inst = load_instrument("womens_survey")
+    >>> data = pd.DataFrame({"fs_home": [4], "fs_out": [4], "fs_afraid": [2], "fs_plan": [5]})
+    >>> score_scales(data.reindex(columns=[i for s in inst.scales for i in s.items]), inst)["felt_safety"].tolist()
+    [4.25]
     """
     out = frame.copy()
     for scale in instrument.scales:
