@@ -96,6 +96,14 @@ def _texts(folder: Path):
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
             yield path, frame.astype("string").to_csv(index=False)
+        elif path.suffix == ".xlsx":
+            import openpyxl
+
+            book = openpyxl.load_workbook(path, read_only=True)
+            cells = [str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
+                     for v in row if v is not None]
+            book.close()
+            yield path, "\n".join(cells)
         else:
             yield path, path.read_bytes().decode("utf-8", errors="ignore")
 
@@ -109,7 +117,9 @@ def test_no_canary_leaves_the_staging_area(evaluation):
     staged_text = "\n".join(text for _, text in _texts(root / "build" / "staged"))
     assert any(c in staged_text for c in canaries)
     public = [p for p in (root / "build").iterdir() if p.name != "staged"]
-    public += [root / "results", root / "reports"]
+    public += [root / "results", root / "reports", root / "coding"]
+    # the coding workbooks hold the open-text answers: the scan must see inside them
+    assert any((root / "coding").rglob("*.xlsx"))
     leaks = []
     for folder in public:
         for path, text in ([(folder, folder.read_text())] if folder.is_file() else _texts(folder)):

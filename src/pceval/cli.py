@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pceval.cli_code import code_app
 from pceval.cli_instruments import instruments_app
 from pceval.errors import PcevalError
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 key_app = typer.Typer(help="Manage the pseudonym key.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 app.add_typer(instruments_app, name="instruments")
+app.add_typer(code_app, name="code")
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)

@@ -29,16 +29,28 @@ def _refs_to_paths(refs: list[str] | None) -> list[Path]:
     return [p for p in sorted(folder.glob("*.yml")) if _read_yaml(p).get("kind") == "instrument"]
 
 
+def _codebook_paths(refs: list[str] | None) -> list[Path]:
+    """The thematic codebook(s) among ``refs``; the shipped one when no file is named."""
+    from pceval.instrument.load import _read_yaml
+    from pceval.resources import default_path
+
+    if refs:
+        return []
+    folder = default_path("instruments")
+    return [p for p in sorted(folder.glob("*.yml")) if _read_yaml(p).get("kind") == "thematic_codebook"]
+
+
 @instruments_app.command("check")
 def check_cmd(
     files: Annotated[list[str] | None, typer.Argument(help="Instrument files or ids (default: all shipped).")] = None,
 ) -> None:
     """Validate instruments: structure, then design checks (decline options, safety gate,
-    identifiers in scales, domain coverage, unflagged identifiers)."""
-    from pceval.instrument.checks import check_files
+    identifiers in scales, domain coverage, unflagged identifiers); and the thematic codebook."""
+    from pceval.instrument.checks import _kind, check_files
 
-    paths = _refs_to_paths(files)
+    paths = _refs_to_paths(files) + _codebook_paths(files)
     findings = check_files(paths)
+    codebooks = [p for p in paths if _kind(p) == "thematic_codebook"]
     if len(findings):
         table = Table(show_edge=False)
         for column in ("severity", "code", "file", "item", "message"):
@@ -49,7 +61,9 @@ def check_cmd(
         out.print(table)
     errors = int((findings["severity"] == "error").sum()) if len(findings) else 0
     warnings = int((findings["severity"] == "warning").sum()) if len(findings) else 0
-    out.print(f"{len(paths)} instrument(s) checked: {errors} error(s), {warnings} warning(s)")
+    books = f"{len(codebooks)} thematic codebook(s) and " if codebooks else ""
+    out.print(f"{books}{len(paths) - len(codebooks)} instrument(s) checked: {errors} error(s), "
+              f"{warnings} warning(s)")
     if errors:
         raise typer.Exit(1)
 

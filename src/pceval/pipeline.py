@@ -31,6 +31,7 @@ from pceval.clean import (
     clean_staged,
 )
 from pceval.clean.quality import quality_tables, write_quality_report, write_validation_report
+from pceval.code import write_coding_sheets
 from pceval.errors import ConfigError, DataError
 from pceval.ingest import IngestResult, read_export
 from pceval.instrument import Instrument, load_catalogue, load_instrument
@@ -39,7 +40,6 @@ from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
 from pceval.outputs import write_datapackage, write_dta, write_sav
-from pceval.outputs.missing_codes import part_for, split_by_instrument
 from pceval.privacy.kanon import check_k_anonymity, generalise, k_anonymity_warnings
 from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
@@ -246,13 +246,11 @@ def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instrumen
     missing = missing if len(missing) else None
     formats = set(project.config.shareable)
     written = []
-    parts = split_by_instrument(missing) if formats & {"sav", "dta"} else None
     for inst_id, frame in scored.items():
-        own = part_for(parts, missing, inst_id)
         if "sav" in formats:
-            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], own))
+            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
         if "dta" in formats:
-            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], own))
+            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
     if "csv" not in formats:
         return written
     resources = {inst_id.replace("_", "-"): (frame, instruments[inst_id], f"{inst_id}.csv")
@@ -392,6 +390,8 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
         outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
         outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
     outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
+    # the open-text answers go out for coding only from the scored zone, scrubbed
+    outputs += write_coding_sheets(project, scored, by_id)
     if len(missing):
         missing = missing.astype({"reason": "string"})
     outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))

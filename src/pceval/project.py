@@ -74,6 +74,33 @@ class Cleaning(_Frozen):
     rules: tuple[CleaningRule, ...] = ()
 
 
+class Coding(_Frozen):
+    """Qualitative coding of open-text answers (see :mod:`pceval.code`).
+
+    ``coders`` name the coding sheets; ``double_share`` of segments go to two coders (their
+    agreement is measured), the rest are split across coders; ``seed`` makes the assignment
+    repeatable; ``quote_bank`` writes quotes for themes found in at least ``min_n``
+    respondents; ``quote_consent`` names, per instrument, the item that records consent to be
+    quoted (coded 1): without one, no quote is taken from a woman's answers or her case notes.
+    """
+
+    coders: tuple[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")], ...] = (
+        "coder1", "coder2")
+    double_share: float = Field(default=0.2, ge=0, le=1)
+    seed: int = 20260101
+    quote_bank: bool = False
+    min_n: int = Field(default=5, ge=1)
+    quote_consent: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _distinct_coders(self) -> Coding:
+        if not self.coders:
+            raise ValueError("coding needs at least one coder")
+        if len({c.lower() for c in self.coders}) != len(self.coders):
+            raise ValueError("coder names must be unique (ignoring case)")
+        return self
+
+
 class ProjectConfig(_Frozen):
     kind: Literal["evaluation"]
     schema_version: Literal[1]
@@ -83,6 +110,7 @@ class ProjectConfig(_Frozen):
     sources: tuple[Source, ...]
     privacy: Privacy = Privacy()
     cleaning: Cleaning = Cleaning()
+    coding: Coding = Coding()
     instruments: str | None = None
     analysis: str | None = None
     reports: str | None = None

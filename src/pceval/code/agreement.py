@@ -180,14 +180,17 @@ def agreement(
         if len(both) and both.stack().nunique() > 1:
             table = pd.crosstab(both.iloc[:, 0], both.iloc[:, 1])
             table = table.reindex(index=categories, columns=categories, fill_value=0)
-            # cohens_kappa divides by zero when chance agreement is perfect; excluded above
-            result = cohens_kappa(table.to_numpy(), return_results=True)
+            # cohens_kappa divides by zero when chance agreement is perfect (excluded above) and,
+            # in its standard error, when one coder never uses a category: kappa stands, its
+            # interval is then not given
+            with np.errstate(divide="ignore", invalid="ignore"):
+                result = cohens_kappa(table.to_numpy(), return_results=True)
             z = stats.norm.ppf(0.5 + ci / 2)
+            std = float(result.std_kappa)
+            low, high = ((max(-1.0, float(result.kappa) - z * std), min(1.0, float(result.kappa) + z * std))
+                         if np.isfinite(std) else (np.nan, np.nan))
             # a Wald interval can run past kappa's range in small samples; it is cut at +-1
-            rows.append(("cohen_kappa", float(result.kappa),
-                         max(-1.0, float(result.kappa - z * result.std_kappa)),
-                         min(1.0, float(result.kappa + z * result.std_kappa)), len(both), 2,
-                         "nominal"))
+            rows.append(("cohen_kappa", float(result.kappa), low, high, len(both), 2, "nominal"))
 
     complete = coders_of.all(axis=1) & (coders_of.shape[1] >= 2)
     if complete.any() and np.count_nonzero(counts[complete].sum(axis=0)) > 1:

@@ -16,6 +16,8 @@ code                            severity  rule
 invalid_instrument              error     the file does not load (YAML, schema, references)
 invalid_catalogue               error     the domain catalogue does not load
 invalid_scale_rules             error     the built-in scoring rules file does not load
+invalid_codebook                error     the thematic codebook does not load (YAML, schema,
+                                          duplicate codes, unknown domains)
 no_decline_option               error     a sensitive item offers no "prefer not to say"
                                           (or "don't know") missing code
 no_safety_gate                  error     the women's survey has no item with role
@@ -117,6 +119,7 @@ CODES: dict[str, Severity] = {
     "invalid_instrument": "error",
     "invalid_catalogue": "error",
     "invalid_scale_rules": "error",
+    "invalid_codebook": "error",
     "no_decline_option": "error",
     "no_safety_gate": "error",
     "safety_gate_not_first": "error",
@@ -279,9 +282,10 @@ def check_files(
     ----------
     paths : path or iterable of paths
         Instrument files, or a folder: every ``*.yml``/``*.yaml`` in it whose ``kind`` is
-        ``instrument``, ``domain_catalogue`` or ``scale_rules`` (and every file that cannot be
-        read, so a broken file is reported rather than skipped). Catalogue and scoring-rules
-        files are checked for structure only.
+        ``instrument``, ``domain_catalogue``, ``scale_rules`` or ``thematic_codebook`` (and
+        every file that cannot be read, so a broken file is reported rather than skipped).
+        Catalogue and scoring-rules files are checked for structure only; the thematic
+        codebook for structure, unique codes and domains known to the catalogue.
     catalogue : DomainCatalogue, str or Path, optional
         The domain catalogue for ``domain_not_covered``. By default a ``domain_catalogue`` file
         among ``paths`` if it loads, else the shipped catalogue.
@@ -330,7 +334,10 @@ def check_files(
             findings.append(_from_error("invalid_catalogue", exc, str(catalogue)))
             chosen = None
     for path in files:
-        if kinds[path] in {"scale_rules", "domain_catalogue"}:
+        if kinds[path] == "thematic_codebook":
+            # checked against the catalogue chosen for the instruments
+            findings.extend(_check_codebook(path, chosen))
+        elif kinds[path] in {"scale_rules", "domain_catalogue"}:
             findings.extend(side.get(path, []))
         else:
             findings.extend(_check_one(path, chosen))
@@ -353,7 +360,17 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
-_KINDS = frozenset({"instrument", "domain_catalogue", "scale_rules"})
+_KINDS = frozenset({"instrument", "domain_catalogue", "scale_rules", "thematic_codebook"})
+
+
+def _check_codebook(path: Path, catalogue: DomainCatalogue | None) -> list[Finding]:
+    from pceval.instrument.themes import load_thematic_codebook
+
+    try:
+        load_thematic_codebook(path, catalogue=catalogue)
+    except InstrumentError as exc:
+        return [_from_error("invalid_codebook", exc, str(path))]
+    return []
 
 
 def _kind(path: Path) -> str | None:
@@ -367,13 +384,14 @@ def _kind(path: Path) -> str | None:
 
 def _from_error(code: str, exc: InstrumentError, file: str) -> Finding:
     fix = exc.fix or ("correct the file as the message says; the other files were still checked"
-                      if code == "invalid_instrument" else "correct the catalogue file")
+                      if code in {"invalid_instrument", "invalid_codebook"}
+                      else "correct the catalogue file")
     message = str(exc) if exc.fix else f"{exc} (fix: {fix})"
     if not exc.file and file:
         message = f"{file}: {message}"
     item = ""
-    if exc.field and exc.field.startswith("item "):
-        item = exc.field.removeprefix("item ").split(".")[0]
+    if exc.field and exc.field.startswith(("item ", "code ")):
+        item = exc.field.split(" ", 1)[1].split(".")[0]
     else:
         named = re.search(r"\bitem '?([a-z][a-z0-9_]*)'?", exc.message)
         if named:

@@ -147,7 +147,7 @@ def describe_expression(
     >>> from pceval.instrument import load_instrument
     >>> women = load_instrument("womens_survey")
     >>> describe_expression("consent == 1 and children_n > 0", women)
-    "Q2 is 'Yes' and Q21 is more than 0"
+    "Q2 is 'Yes' and Q24 is more than 0"
     >>> describe_expression("not selected(help_received, 6)", women, numbers={})
     "help_received does not include 'None of these'"
     """

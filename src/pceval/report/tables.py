@@ -60,7 +60,7 @@ def pick(results: pd.DataFrame, *, question: str, indicator: str, statistic: str
     --------
     >>> from pceval.results import result_frame
     >>> r = result_frame([{"question": "q", "indicator": "x", "statistic": "proportion", "estimate": .5}])
-    >>> pick(r, question="q", indicator="x", statistic="proportion")["estimate"]
+    >>> float(pick(r, question="q", indicator="x", statistic="proportion")["estimate"])
     0.5
     """
     rows = results[(results["question"] == question) & (results["indicator"] == indicator)
