@@ -28,6 +28,7 @@ from pceval.instrument.model import Instrument
 #: Modules whose import registers the methods (one per family of evaluation questions).
 FAMILIES = (
     "pceval.analyse.families.descriptive",
+    "pceval.analyse.families.timing",
 )
 
 
