@@ -20,7 +20,7 @@ from rich.table import Table
 
 from pceval.cli_code import code_app
 from pceval.cli_instruments import instruments_app
-from pceval.errors import PcevalError
+from pceval.errors import PcevalError, ReportError
 
 app = typer.Typer(
     name="pceval",
@@ -175,9 +175,27 @@ def analyze_cmd(root: DirArg) -> None:
 @app.command("report")
 def report_cmd(
     root: DirArg,
-    fmt: Annotated[str, typer.Option("--format", help="Output format.")] = "html",
+    fmt: Annotated[str, typer.Option("--format", help="Output format: html, docx or pdf.")] = "html",
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", metavar="ID", help="Render the service report for this service (repeatable).")] = None,
+    all_services: Annotated[bool, typer.Option(
+        "--all-services", help="Render the service report for every service in pceval.yml.")] = False,
 ) -> None:
-    """Render the evaluation report from results/ into reports/."""
+    """Render the evaluation report (or service reports) from results/ into reports/."""
+    if service and all_services:
+        raise ReportError("--service and --all-services cannot be used together",
+                          fix="name services with --service, or use --all-services alone")
+    if service or all_services:
+        from pceval.report.services import render_services
+
+        project = _project(root)
+        chosen = None if all_services else service
+        with _stage("service reports", 1) as step:
+            paths = render_services(project, chosen, fmt=fmt)  # type: ignore[arg-type]
+            step("rendered")
+        for path in paths:
+            out.print(f"report: {path}", soft_wrap=True)
+        return
     path = _do_report(root, fmt)
     out.print(f"report: {path}")
 

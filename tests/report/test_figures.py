@@ -11,9 +11,8 @@ import pytest
 from matplotlib.text import Text
 from plotnine import facet_wrap, ggplot
 
-import pceval.report.figures as figures
-import pceval.report.theme as theme
 from pceval.errors import AnalysisError
+from pceval.report import figures, theme
 from pceval.report.figures import alt_text, plot_change, plot_proportions
 from pceval.report.theme import OKABE_ITO, PALETTE, TEXT_COLOUR, contrast_ratio, theme_pceval
 from pceval.results import result_frame

@@ -1,4 +1,4 @@
-"""Render pceval's Quarto reports (``.qmd``) to HTML.
+"""Render pceval's Quarto reports (``.qmd``) to HTML, Word (DOCX) and PDF.
 
 Two engines render the same files:
 
@@ -17,14 +17,16 @@ Two engines render the same files:
     3. the outputs become pandoc markdown in Quarto's own syntax (``![cap](...){#fig-x}``,
        table divs, raw HTML), following the cell options (``echo``, ``include``, ``output``,
        ``warning``, ``label``, ``fig-cap``, ``fig-alt``, ``tbl-cap``);
-    4. pandoc (the one in the ``pypandoc-binary`` wheel) converts that markdown to a
-       self-contained file, with pceval's own stylesheet and two Lua filters
-       (``assets/callouts.lua``; ``assets/crossref.lua`` numbers figures and tables and turns
-       ``@fig-x`` into "Figure 1": it works on the executed document, where a cell may have
-       printed a figure as markdown).
+    4. pandoc (the one in the ``pypandoc-binary`` wheel) converts that markdown with pceval's
+       Lua filters (``assets/callouts.lua``; ``assets/crossref.lua`` numbers figures and tables
+       and turns ``@fig-x`` into "Figure 1": it works on the executed document, where a cell may
+       have printed a figure as markdown).
 
-    Step 4 is the only format-specific step: DOCX (pandoc) and PDF (Typst) outputs are
-    additional writers of the same intermediate markdown.
+    Step 4 is the only format-specific step (:mod:`pceval.report.writers`): HTML is one
+    self-contained file with pceval's stylesheet; DOCX is pandoc's Word writer with a styled
+    reference document; PDF is pandoc's Typst writer and the Typst compiler. For DOCX and PDF,
+    HTML output of a cell (a great_tables table, a data frame) is read into pandoc's own
+    table, so every format gets real tables with the same captions and numbers.
 
 The embedded engine supports the subset of Quarto that pceval's reports use; anything else in a
 document (a cell in another language, a malformed option) is a :class:`~pceval.errors.ReportError`
@@ -37,7 +39,6 @@ import ast
 import base64
 import contextlib
 import datetime as dt
-import importlib.resources
 import json
 import keyword
 import logging
@@ -46,11 +47,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, get_args
 
 import nbformat
 import yaml
@@ -62,6 +63,7 @@ from nbformat import NotebookNode
 
 from pceval.errors import ReportError
 from pceval.io import atomic_path
+from pceval.report.writers import WRITERS
 
 __all__ = [
     "CodeCell",
@@ -77,12 +79,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ReportFormat = Literal["html", "docx", "pdf"]
-"""Output formats a report can be asked for (the embedded engine writes ``html`` only)."""
+"""Output formats a report can be asked for."""
 
 Engine = Literal["auto", "quarto", "embedded"]
 
 _FORMATS: tuple[str, ...] = get_args(ReportFormat)
-_EMBEDDED_FORMATS = ("html",)
 _ENGINES: tuple[str, ...] = get_args(Engine)
 _EXTENSIONS = {"html": ".html", "docx": ".docx", "pdf": ".pdf"}
 # Quarto renders PDF through LaTeX by default; pceval's PDFs are Typst documents.
@@ -98,18 +99,19 @@ _EXECUTE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"echo": False, "eval": True, "include": True, "output": True, "warning": False}
 )
 
-# Which representation of a rich output to use, best first.
+# Which representation of a rich output to use, best first. The same in every format, so
+# every format shows the same thing: text/html (tables) reaches DOCX and PDF too, where
+# assets/native.lua reads it into pandoc's own table.
+_MIME_ORDER = (
+    "text/markdown",
+    "image/svg+xml",
+    "image/png",
+    "image/jpeg",
+    "text/html",
+    "text/plain",
+)
 _MIME_PRIORITY: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "html": (
-            "text/markdown",
-            "image/svg+xml",
-            "image/png",
-            "image/jpeg",
-            "text/html",
-            "text/plain",
-        ),
-    }
+    {fmt: _MIME_ORDER for fmt in ("html", "docx", "pdf")}
 )
 _IMAGE_MIMES = ("image/svg+xml", "image/png", "image/jpeg")
 
@@ -254,11 +256,28 @@ class QmdDocument:
 
     def html_option(self, name: str, default: Any = None) -> Any:
         """A document option from ``format: html:`` or, failing that, the top level."""
+        return self.format_option("html", name, default)
+
+    def format_option(self, fmt: str, name: str, default: Any = None) -> Any:
+        """A document option for one output format, else the top-level option.
+
+        ``fmt`` is a :data:`ReportFormat`; PDF options are read from ``format: typst:`` (the
+        Quarto format pceval's PDFs are made with) or ``format: pdf:``.
+
+        Examples
+        --------
+        >>> doc = QmdDocument(path=Path("r.qmd"), blocks=(), front_matter={
+        ...     "toc": True, "format": {"docx": {"toc": False}}})
+        >>> doc.format_option("docx", "toc"), doc.format_option("pdf", "toc")
+        (False, True)
+        """
         metadata = self.metadata
-        fmt = metadata.get("format")
-        html = fmt.get("html") if isinstance(fmt, Mapping) else None
-        if isinstance(html, Mapping) and name in html:
-            return html[name]
+        formats = metadata.get("format")
+        names = ("typst", "pdf") if fmt == "pdf" else (fmt,)
+        for key in names:
+            options = formats.get(key) if isinstance(formats, Mapping) else None
+            if isinstance(options, Mapping) and name in options:
+                return options[name]
         return metadata.get(name, default)
 
 
@@ -606,7 +625,7 @@ class _Kernel:
         )
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> _Kernel:
+    def __enter__(self) -> Self:
         env = dict(os.environ)
         # Never a GUI backend, whatever the user's environment says.
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -1043,7 +1062,7 @@ def _markdown_text(block: MarkdownBlock, block_index: int, *, executed: _Execute
     return "".join(pieces)
 
 
-def _metadata(document: QmdDocument) -> dict[str, Any]:
+def _metadata(document: QmdDocument, fmt: str) -> dict[str, Any]:
     """Document options pandoc's templates use, in the shapes pandoc expects."""
     options = document.metadata
     meta: dict[str, Any] = {}
@@ -1066,8 +1085,8 @@ def _metadata(document: QmdDocument) -> dict[str, Any]:
         date = dt.date.fromtimestamp(document.path.stat().st_mtime).isoformat()
     if date is not None:
         meta["date"] = str(date)
-    meta["lang"] = str(document.html_option("lang", "en"))
-    meta["toc-title"] = str(document.html_option("toc-title", "Contents"))
+    meta["lang"] = str(document.format_option(fmt, "lang", "en"))
+    meta["toc-title"] = str(document.format_option(fmt, "toc-title", "Contents"))
     if "title" not in meta:
         meta["pagetitle"] = document.path.stem
     return meta
@@ -1076,7 +1095,7 @@ def _metadata(document: QmdDocument) -> dict[str, Any]:
 def _to_markdown(document: QmdDocument, executed: _Executed, *, fmt: str) -> str:
     """The executed document as pandoc markdown: the input of every output writer."""
     header = yaml.safe_dump(
-        _metadata(document), allow_unicode=True, sort_keys=True, default_flow_style=False
+        _metadata(document, fmt), allow_unicode=True, sort_keys=True, default_flow_style=False
     )
     parts = [f"---\n{header}---"]
     for block_index, block in enumerate(document.blocks):
@@ -1088,89 +1107,6 @@ def _to_markdown(document: QmdDocument, executed: _Executed, *, fmt: str) -> str
         if markdown:
             parts.append(markdown)
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
-
-
-# --------------------------------------------------------------------------------------------
-# Writers
-# --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _asset(name: str) -> Iterator[Path]:
-    with importlib.resources.as_file(
-        importlib.resources.files("pceval.report") / "assets" / name
-    ) as path:
-        yield path
-
-
-def _pandoc_path() -> str:
-    import pypandoc
-
-    try:
-        return str(pypandoc.get_pandoc_path())
-    except OSError as exc:
-        raise ReportError(
-            f"pandoc was not found: {exc}",
-            fix="install pceval's dependencies (pip install pypandoc-binary)",
-        ) from None
-
-
-def _write_html(document: QmdDocument, markdown: str, target: Path) -> None:
-    """Convert the intermediate markdown to one self-contained HTML file at ``target``."""
-    args = [
-        "--from=markdown",
-        "--to=html5",
-        "--standalone",
-        "--embed-resources",
-        # MathML needs no script or font from the web (MathJax and KaTeX would).
-        "--mathml",
-        f"--resource-path={document.path.parent.resolve()}",
-    ]
-    if document.html_option("toc", False):
-        args += ["--toc", f"--toc-depth={int(document.html_option('toc-depth', 3))}"]
-    if document.html_option("number-sections", False):
-        args.append("--number-sections")
-    with (
-        _asset("report.css") as css,
-        _asset("callouts.lua") as callouts,
-        _asset("crossref.lua") as crossref,
-    ):
-        args += [
-            f"--css={css}",
-            f"--lua-filter={callouts}",
-            f"--lua-filter={crossref}",
-            f"--output={target}",
-        ]
-        _run_pandoc(args, markdown, document.path)
-
-
-def _run_pandoc(args: list[str], markdown: str, path: Path) -> None:
-    completed = subprocess.run(
-        [_pandoc_path(), *args],
-        input=markdown.encode("utf-8"),
-        capture_output=True,
-        cwd=path.parent.resolve(),
-        check=False,
-    )
-    messages = completed.stderr.decode("utf-8", errors="replace").strip()
-    if completed.returncode != 0:
-        # pceval's Lua filters report problems in the document as "pceval: <message>".
-        ours = re.search(r"pceval: (.+)", messages)
-        if ours is not None:
-            raise ReportError(
-                ours.group(1).strip(),
-                file=path,
-                fix="check the figure and table labels and the @ references to them",
-            )
-        raise ReportError(
-            f"pandoc could not convert the report: {messages or completed.returncode}",
-            file=path,
-        )
-    for message in messages.splitlines():
-        logger.warning("%s: pandoc: %s", path, message)
-
-
-_WRITERS = {"html": _write_html}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1263,14 +1199,7 @@ def _check_format(fmt: str, engine: str, path: Path) -> bool:
             file=path,
             fix=f"use one of: {', '.join(_FORMATS)}",
         )
-    use_quarto = engine == "quarto" or (engine == "auto" and quarto_available())
-    if not use_quarto and fmt not in _EMBEDDED_FORMATS:
-        raise ReportError(
-            f"pceval's own renderer writes {', '.join(_EMBEDDED_FORMATS)} only, not {fmt!r}",
-            file=path,
-            fix="render to html, or install Quarto to render other formats",
-        )
-    return use_quarto
+    return engine == "quarto" or (engine == "auto" and quarto_available())
 
 
 def render_report(
@@ -1282,7 +1211,7 @@ def render_report(
     engine: Engine = "auto",
     timeout: int = _DEFAULT_TIMEOUT,
 ) -> Path:
-    """Render a Quarto report to ``output_dir/<name of the qmd>.html``.
+    """Render a Quarto report to ``output_dir/<name of the qmd>.<html|docx|pdf>``.
 
     Parameters
     ----------
@@ -1296,7 +1225,8 @@ def render_report(
         front matter's ``params``. Values must be Python literals (strings, numbers, booleans,
         None, lists and dicts of them).
     fmt : {"html", "docx", "pdf"}
-        Output format. pceval's own renderer writes ``"html"``; the others need Quarto.
+        Output format: one self-contained HTML file, a Word document, or a PDF made with
+        Typst. Each shows the same headings, figures, tables, callouts and cross-references.
     engine : {"auto", "quarto", "embedded"}
         ``"auto"`` uses Quarto when :func:`quarto_available`, else pceval's own renderer.
     timeout : int
@@ -1305,15 +1235,16 @@ def render_report(
     Returns
     -------
     Path
-        The rendered file. HTML from the embedded renderer is self-contained: images,
-        styles and scripts are embedded and nothing is fetched from the web.
+        The rendered file. Output of the embedded renderer is self-contained: images,
+        styles and fonts are embedded and nothing is fetched from the web.
 
     Raises
     ------
     ReportError
         If the document cannot be parsed, a cell fails (the message names the file, the cell
-        label or number and the exception), a parameter is unknown, or the format is not
-        supported. No output file is written then, and an earlier output is left intact.
+        label or number and the exception), a parameter is unknown, the format is unknown,
+        or pandoc or Typst cannot convert the document. No output file is written then, and
+        an earlier output is left intact.
 
     Examples
     --------
@@ -1436,7 +1367,7 @@ def render_many(
     with contextlib.ExitStack() as stack:
         for target, markdown in zip(targets, markdowns, strict=True):
             temporary = stack.enter_context(atomic_path(target))
-            _WRITERS[fmt](document, markdown, temporary)
+            WRITERS[fmt](document, markdown, temporary)
     return targets
 
 

@@ -112,7 +112,7 @@ def tbl_proportions(results: pd.DataFrame, *, question: str, breakdown: str = "s
     table = GT(shown, rowname_col="Group", groupname_col="Indicator", id=f"gt-{question}")
     if title:
         table = table.tab_header(title=title)
-    return _style(table)
+    return _style(table, numbers=["Women (n)", "Estimate", "95% CI"])
 
 
 def tbl_change(results: pd.DataFrame, *, question: str, breakdown: str = "service",
@@ -136,14 +136,17 @@ def tbl_change(results: pd.DataFrame, *, question: str, breakdown: str = "servic
             "Change": interval(change, lambda v: fmt_num(v, signed=True)),
             "Effect size (dz)": interval(get("effect_size_dz"), fmt_num),
         })
-    table = GT(pd.DataFrame(records), rowname_col="Group", id=f"gt-{question}")
+    frame = pd.DataFrame(records)
+    table = GT(frame, rowname_col="Group", id=f"gt-{question}")
     if title:
         table = table.tab_header(title=title)
-    return _style(table)
+    return _style(table, numbers=[c for c in frame.columns if c != "Group"])
 
 
-def _style(table: GT) -> GT:
+def _style(table: GT, *, numbers: list[str]) -> GT:
+    # numbers (and "n.p.") right-aligned so that digits line up down a column
     return (table
+            .cols_align("right", columns=numbers)
             .opt_row_striping()
             .tab_options(table_font_size="14px", column_labels_font_weight="bold")
             .tab_style(style=style.text(color="#1a1a1a"), locations=loc.body()))
