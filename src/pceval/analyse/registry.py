@@ -29,6 +29,9 @@ from pceval.instrument.model import Instrument
 FAMILIES = (
     "pceval.analyse.families.descriptive",
     "pceval.analyse.families.timing",
+    "pceval.analyse.families.models",
+    "pceval.analyse.families.models_equity",
+    "pceval.analyse.families.models_attrition",
 )
 
 
