@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,11 +121,17 @@ def test_no_canary_leaves_the_staging_area(evaluation):
     public += [root / "results", root / "reports", root / "coding"]
     # the coding workbooks hold the open-text answers: the scan must see inside them
     assert any((root / "coding").rglob("*.xlsx"))
+    # a canary counts where it stands as a whole word: "Simon" inside "DerSimonian" (a method's
+    # name in a result note) is no leak, "Simon" beside a space or a comma is
+    folded = sorted({c.casefold() for c in canaries})
     leaks = []
     for folder in public:
         for path, text in ([(folder, folder.read_text())] if folder.is_file() else _texts(folder)):
             lowered = text.casefold()
-            leaks += [(path.name, c) for c in canaries if c.casefold() in lowered]
+            # a plain substring search first (fast); the word check only for what it finds
+            found = [c for c in folded if c in lowered]
+            leaks += [(path.name, c) for c in found
+                      if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", lowered)]
     assert leaks == []
 
 
@@ -135,10 +142,14 @@ def test_no_published_cell_under_the_minimum(evaluation):
     violations = disclosure_violations(results, min_cell=rules.min_cell, min_denominator=rules.min_denominator)
     assert violations.empty, violations
     # the small service exists and was pooled or suppressed, never shown alone
-    published = results[~results["suppressed"].astype(bool)]
+    published = results[~results["suppressed"].astype(bool) & results["estimate"].notna()]
     assert (published["n"].dropna() >= rules.min_cell).all()
-    per_question = {p.stem for p in project.results.glob("q*.csv")}
-    assert per_question == {"q01_reach", "q08_safety"}
+    # a row without an estimate (a model term with no women in it) says only that there are none
+    empty = results[~results["suppressed"].astype(bool) & results["estimate"].isna()]
+    assert (empty["n"].fillna(0).eq(0) | empty["n"].fillna(0).ge(rules.min_cell)).all()
+    plan = pipeline.load_plan(project.folder("analysis") / "plan.yml")
+    per_question = {p.stem for p in project.results.glob("*.csv")} - {"results"}
+    assert per_question == {q.id for q in plan.questions}
 
 
 def test_raw_is_never_modified(evaluation):

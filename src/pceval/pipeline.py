@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from pceval import __version__
+from pceval.analyse.families.comparison import write_dex_export
 from pceval.analyse.plan import load_plan
 from pceval.analyse.run import DisclosureRules, run_plan
 from pceval.clean import (
@@ -396,6 +397,8 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
         missing = missing.astype({"reason": "string"})
     outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
     outputs += write_shareable(project, scored, by_id, missing)
+    # DSS Data Exchange SCORE records: pseudonymous, record-level, so beside the shareable data
+    outputs += write_dex_export(project, scored=scored, instruments=by_id)
     step("write shareable formats")
     outputs.append(write_csv(build_dir / "audit" / "audit_log.csv", audit))
     outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))

@@ -171,7 +171,7 @@ def load_plan(path: str | Path) -> Plan:
     >>> from pceval.resources import default_path
     >>> plan = load_plan(default_path("analysis") / "plan.yml")
     >>> [q.id for q in plan.questions][:2]
-    ['q01_reach', 'q08_safety']
+    ['q01_reach', 'q02_effort']
     """
     path = Path(path)
     if not path.exists():

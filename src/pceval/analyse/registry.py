@@ -32,6 +32,8 @@ FAMILIES = (
     "pceval.analyse.families.models",
     "pceval.analyse.families.models_equity",
     "pceval.analyse.families.models_attrition",
+    "pceval.analyse.families.comparison",
+    "pceval.analyse.families.reliability",
 )
 
 
