@@ -41,6 +41,7 @@ from pceval.instrument.model import Role
 from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
 from pceval.outputs import write_datapackage, write_dta, write_sav
+from pceval.outputs.missing_codes import part_for, split_by_instrument
 from pceval.privacy.kanon import check_k_anonymity, generalise, k_anonymity_warnings
 from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
@@ -247,11 +248,13 @@ def write_shareable(project: Project, scored: dict[str, pd.DataFrame], instrumen
     missing = missing if len(missing) else None
     formats = set(project.config.shareable)
     written = []
+    parts = split_by_instrument(missing) if formats & {"sav", "dta"} else None
     for inst_id, frame in scored.items():
+        own = part_for(parts, missing, inst_id)
         if "sav" in formats:
-            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], missing))
+            written.append(write_sav(folder / f"{inst_id}.sav", frame, instruments[inst_id], own))
         if "dta" in formats:
-            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], missing))
+            written.append(write_dta(folder / f"{inst_id}.dta", frame, instruments[inst_id], own))
     if "csv" not in formats:
         return written
     resources = {inst_id.replace("_", "-"): (frame, instruments[inst_id], f"{inst_id}.csv")

@@ -71,3 +71,41 @@ def test_neutralising_is_reversible():
         safe = neutralise_cell(text)
         assert safe[:1] not in FORMULA_CHARACTERS
     assert neutralise_cell("a=b") == "a=b" and neutralise_cell("'a") == "'a"
+
+
+def test_fast_writer_gives_the_bytes_of_pythons_csv_module(tmp_path, monkeypatch):
+    # the Arrow path must write what pandas (Python's csv module, QUOTE_MINIMAL) writes, chunk
+    # boundaries included
+    import random
+
+    import numpy as np
+
+    from pceval.outputs import csvsafe
+
+    rng = random.Random(7)
+    alphabet = "ab ,\"\r\n'=+-@\t;é’\ue000"
+
+    def text():
+        return None if rng.random() < 0.2 else "".join(
+            rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    for trial in range(60):
+        n = rng.randint(0, 12)
+        monkeypatch.setattr(csvsafe, "_CHUNK_ROWS", rng.choice([1, 3, 65_536]))
+        frame = pd.DataFrame({
+            "t": pd.array([text() for _ in range(n)], dtype="string"),
+            "=o": pd.Series([text() for _ in range(n)], dtype=object),
+            "c": pd.Categorical([text() for _ in range(n)]),
+            "i": pd.array([rng.choice([None, -99, 10**12]) for _ in range(n)], dtype="Int64"),
+            "f": pd.array([rng.choice([None, 1.5, -95.0, 1e20, 1e-7]) for _ in range(n)],
+                          dtype="Float64"),
+            "nf": np.array([rng.choice([np.nan, 2.0, 1 / 3]) for _ in range(n)]),
+            "b": pd.array([rng.choice([None, True, False]) for _ in range(n)], dtype="boolean"),
+            "d": pd.Series(np.array([rng.choice(["NaT", "1969-12-31T23:59:59", "2024-02-29"])
+                                     for _ in range(n)], dtype="datetime64[s]")),
+        })
+        columns = rng.sample(list(frame.columns), rng.randint(1, len(frame.columns)))
+        dates = rng.choice([None, ["d"], []])
+        fast = csvsafe.write_csv_safe(tmp_path / "fast.csv", frame[columns], dates=dates)
+        slow = csvsafe._write_csv_pandas(tmp_path / "slow.csv", frame[columns], dates=dates)
+        assert fast.read_bytes() == slow.read_bytes(), (trial, columns, dates)

@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pceval.errors import ReportError
@@ -459,6 +460,13 @@ def _key(value: object) -> str:
     return str(value)
 
 
+def _keys(values: pd.Series) -> pd.Series:
+    """:func:`_key` of every value, computed once per distinct value (a column has few)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = np.array([_key(u) for u in uniques] + [""], dtype=object)
+    return pd.Series(keys[codes], index=values.index, dtype=object)
+
+
 def _item_columns(inst: Instrument, item: Item) -> list[str]:
     if item.is_multiple:
         return [multi_column(item.id, c.code) for c in inst.choices_of(item)]
@@ -472,6 +480,7 @@ def _distributions(inst: Instrument, frame: pd.DataFrame, reasons: pd.DataFrame 
            f"<p>{_count(len(frame), min_cell)} rows. Counts from 1 to {min_cell - 1} are shown "
            f"as {NOT_PUBLISHED}, with one more count hidden where needed so none can be worked "
            "out from the total.</p>"]
+    counted = _reason_counts(inst, frame, reasons) if reasons is not None else None
     for item in inst.data_items():
         columns = [c for c in _item_columns(inst, item) if c in frame.columns]
         out.append(f'<h4 id="{sid}-{_e(item.id)}-answers"><code>{_e(item.id)}</code> '
@@ -480,7 +489,8 @@ def _distributions(inst: Instrument, frame: pd.DataFrame, reasons: pd.DataFrame 
             out.append('<p class="note">Not in the data.</p>')
             continue
         rows = _item_rows(inst, item, frame, columns, lang)
-        missing_rows = _reason_rows(item, reasons, frame, columns)
+        mine = None if counted is None else counted.get(item.id, {})
+        missing_rows = _reason_rows(item, mine, frame, columns)
         out += _distribution_table(inst, item, rows, missing_rows, min_cell=min_cell)
     return out
 
@@ -507,7 +517,7 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
         return out
     present = frame[item.id].dropna()
     if item.is_choice:
-        keys = present.map(_key)
+        keys = _keys(present)
         counts = keys.value_counts()
         out = [(_code_text(c.code), text_in(c.label, lang), int(counts.get(_key(c.code), 0)))
                for c in inst.choices_of(item)]
@@ -520,11 +530,12 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
         if stray:
             out.append(("", "other values (not in the choice list)", stray))
         return out
-    coded = present.map(_key).isin(missing_codes) if missing_codes else \
+    keys = _keys(present) if missing_codes else None
+    coded = keys.isin(list(missing_codes)) if keys is not None else \
         pd.Series(False, index=present.index)
     out: list[tuple[str, str, object]] = []
     for key, m in missing_codes.items():
-        n = int(present[coded].map(_key).eq(key).sum())
+        n = int(keys[coded].eq(key).sum())  # type: ignore[index]
         if n:
             out.append((key, f"{text_in(m.label, lang)} ({m.kind.value.replace('_', ' ')})", n))
     answers = present[~coded]
@@ -554,7 +565,32 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
             ("", "distinct answers", ("stat", int(answers.nunique()), len(answers))), *out]
 
 
-def _reason_rows(item: Item, reasons: pd.DataFrame | None, frame: pd.DataFrame,
+def _reason_counts(inst: Instrument, frame: pd.DataFrame,
+                   reasons: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Blank rows of each item by reason: item → {reason: rows}, reasons sorted.
+
+    One pass over the reasons log (a row per blank cell: tens of millions at national scale)
+    instead of a filter per item. A row with several blank indicator columns of one
+    multiple-choice item counts once per reason; without a ``row`` column, log rows are counted.
+    """
+    item_of = {column: item.id for item in inst.data_items()
+               for column in _item_columns(inst, item) if column in frame.columns}
+    items = reasons["field"].astype("string").map(item_of)
+    log = pd.DataFrame({"item": items.to_numpy(dtype=object),
+                        "reason": reasons["reason"].astype("string").to_numpy(dtype=object)})
+    if "row" in reasons.columns:
+        log["row"] = reasons["row"].to_numpy(dtype=object)
+    log = log[log["item"].notna() & log["reason"].notna()]
+    if "row" in log.columns:
+        log = log[log["row"].notna()].drop_duplicates(["item", "reason", "row"])
+    sizes = log.groupby(["item", "reason"], sort=True).size()
+    out: dict[str, dict[str, int]] = {}
+    for (item_id, reason), n in sizes.items():
+        out.setdefault(str(item_id), {})[str(reason)] = int(n)
+    return out
+
+
+def _reason_rows(item: Item, reasons: dict[str, int] | None, frame: pd.DataFrame,
                  columns: list[str]) -> list[tuple[str, str, object]]:
     """Rows ``(reason, label, count)`` of blanks by reason (rows counted once per item)."""
     if item.is_multiple:
@@ -564,12 +600,10 @@ def _reason_rows(item: Item, reasons: pd.DataFrame | None, frame: pd.DataFrame,
     out: list[tuple[str, str, object]] = []
     explained = 0
     if reasons is not None:
-        mine = reasons[reasons["field"].astype("string").isin(columns)]
-        for reason, group in mine.groupby(mine["reason"].astype("string"), sort=True):
-            n = int(group["row"].nunique()) if "row" in group.columns else int(len(group))
+        for reason, n in sorted(reasons.items()):
             explained += n
-            words = _REASON_WORDS.get(str(reason), str(reason).replace("_", " "))
-            out.append((str(reason), f"missing: {words}", n))
+            words = _REASON_WORDS.get(reason, reason.replace("_", " "))
+            out.append((reason, f"missing: {words}", n))
     if blank > explained:
         label = "blank, no reason recorded" if reasons is not None else "blank"
         out.append(("", label, blank - explained))

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pceval import __version__
@@ -30,7 +31,9 @@ from pceval.outputs.missing_codes import (
     apply_missing_codes,
     coded_columns,
     missing_code_labels,
-    reason_grid,
+    part_for,
+    reason_cells,
+    split_by_instrument,
 )
 
 __all__ = ["DATAPACKAGE_PROFILE", "write_datapackage"]
@@ -157,18 +160,26 @@ def _relative(folder: Path, csv_path: str | Path, name: str) -> PurePosixPath:
     return rel
 
 
-def _reasons_frame(frame: pd.DataFrame, missing: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    grid = reason_grid(frame, missing, instrument)
-    parts = []
-    for field, reasons in grid.items():
-        present = reasons.dropna()
-        parts.append(pd.DataFrame({"row": frame.loc[present.index, "_row"].astype("Int64").to_numpy(),
-                                   "field": field, "reason": present.to_numpy()}))
-    if not parts:
+def _reasons_frame(frame: pd.DataFrame, missing: pd.DataFrame,
+                   instrument: Instrument) -> pd.DataFrame:
+    cells = reason_cells(frame, missing, instrument)
+    if not cells:
         return pd.DataFrame({"row": pd.Series(dtype="Int64"), "field": pd.Series(dtype="string"),
                              "reason": pd.Series(dtype="string")})
-    out = pd.concat(parts, ignore_index=True).astype({"field": "string", "reason": "string"})
-    return out.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
+    frame_rows = frame["_row"].astype("Int64").to_numpy(dtype=np.int64)
+    fields = sorted(cells)
+    positions = np.concatenate([cells[f][0] for f in fields])
+    # fields as codes into the sorted list: sorting on (row, code) is sorting on (row, field)
+    field_codes = np.concatenate([np.full(len(cells[f][0]), i, dtype=np.int64)
+                                  for i, f in enumerate(fields)])
+    rows = frame_rows[positions]
+    order = np.lexsort((field_codes, rows))
+    return pd.DataFrame({
+        "row": pd.array(rows[order], dtype="Int64"),
+        "field": pd.Categorical.from_codes(field_codes[order], categories=fields).astype("string"),
+        "reason": pd.Categorical.from_codes(np.concatenate([cells[f][1] for f in fields])[order],
+                                            categories=list(MISSING_REASONS)).astype("string"),
+    })
 
 
 def _reasons_resource(name: str, path: PurePosixPath, fields: list[str]) -> dict[str, Any]:
@@ -265,8 +276,11 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
                           fix="rename those resources")
     descriptors = []
     versions: dict[str, str] = {}
+    parts = split_by_instrument(missing)
+    whole = missing
     for resource_name in sorted(resources):
         frame, instrument, csv_path = resources[resource_name]
+        missing = part_for(parts, whole, instrument.id)
         rel = _relative(folder, csv_path, resource_name)
         versions[instrument.id] = instrument.version
         columns = describe_columns(frame, instrument)

@@ -42,6 +42,8 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pceval.clean.log import MISSING_REASONS
 from pceval.errors import DataError, InstrumentError
@@ -208,6 +210,119 @@ def _unique(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def split_by_instrument(missing: pd.DataFrame | None) -> dict[str, pd.DataFrame] | None:
+    """The missing-reasons log cut into one part per instrument (``None`` when it has no
+    ``instrument`` column, or is ``None``).
+
+    Writers that handle several instruments pass each its own part: the same result as the
+    whole log, without reading every instrument's rows for each one.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"instrument": ["a", "b", "a"], "row": [1, 2, 3],
+    ...                     "field": ["x"] * 3, "reason": ["missing"] * 3})
+    >>> {k: v["row"].tolist() for k, v in split_by_instrument(log).items()}
+    {'a': [1, 3], 'b': [2]}
+    """
+    if missing is None or "instrument" not in missing.columns:
+        return None
+    codes, uniques = pd.factorize(missing["instrument"].astype("string"), use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {str(name): missing.iloc[order[bounds[i]:bounds[i + 1]]]
+            for i, name in enumerate(uniques)}
+
+
+def part_for(parts: dict[str, pd.DataFrame] | None, missing: pd.DataFrame | None,
+             instrument_id: str) -> pd.DataFrame | None:
+    """One instrument's part of :func:`split_by_instrument` (the whole log when not split)."""
+    if parts is None or missing is None:
+        return missing
+    return parts.get(instrument_id, missing.iloc[:0])
+
+
+def _arrow(column: pd.Series) -> pa.Array:
+    return pa.array(column, from_pandas=True)  # zero-copy for Arrow-backed columns
+
+
+def reason_cells(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: Instrument,
+                 columns: Iterable[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Where each column of ``frame`` has a missing cell with a reason, and the reason.
+
+    The sparse form of :func:`reason_grid`: field → ``(positions, reasons)``, positions into
+    ``frame`` (ascending) and the reason of each as an index into
+    :data:`pceval.clean.log.MISSING_REASONS`. Same rules and errors as :func:`reason_grid`;
+    it works on whole columns, so a log of tens of millions of rows costs seconds.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> frame = pd.DataFrame({"_row": [2, 3], "fs_home": pd.array([4, None], dtype="Int64")})
+    >>> log = pd.DataFrame({"instrument": ["womens_survey"], "row": [3], "field": ["fs_home"],
+    ...                     "reason": ["missing"]})
+    >>> positions, reasons = reason_cells(frame, log, load_instrument("womens_survey"))["fs_home"]
+    >>> positions.tolist(), [MISSING_REASONS[r] for r in reasons]
+    ([1], ['missing'])
+    """
+    if missing is None or len(missing) == 0:
+        return {}
+    for needed in ("row", "field", "reason"):
+        if needed not in missing.columns:
+            raise DataError(f"the missing-reasons frame has no {needed!r} column",
+                            fix="pass the frame built by cleaning (instrument, row, field, reason)")
+    if "_row" not in frame.columns:
+        raise DataError("the frame has no _row column, so missing reasons cannot be matched to rows",
+                        field="_row", fix="keep the _row meta column of the clean frame")
+    wanted = sorted({str(c) for c in (frame.columns if columns is None else columns)})
+    fields = pc.cast(_arrow(missing["field"]), pa.string())
+    keep = pc.is_in(fields, value_set=pa.array(wanted, pa.string()))
+    if "instrument" in missing.columns:
+        instruments = pc.cast(_arrow(missing["instrument"]), pa.string())
+        keep = pc.and_(keep, pc.equal(instruments, instrument.id))
+    keep = keep.fill_null(False)
+    if not pc.any(keep).as_py():
+        return {}
+    table = pa.table({"row": pc.cast(_arrow(missing["row"]), pa.int64()), "field": fields,
+                      "reason": pc.cast(_arrow(missing["reason"]), pa.string())}).filter(keep)
+    reasons = table.column("reason").combine_chunks().dictionary_encode()
+    unknown = sorted(set(reasons.dictionary.to_pylist()) - set(MISSING_REASONS))
+    if unknown:
+        raise DataError(f"unknown missing reasons {unknown}", field="reason",
+                        fix=f"use one of {list(MISSING_REASONS)}")
+    known = [MISSING_REASONS.index(r) for r in reasons.dictionary.to_pylist()]
+    reason_index = np.array(known + [-1], dtype=np.int64)
+    reason_codes = reasons.indices.fill_null(len(reasons.dictionary)).to_numpy(zero_copy_only=False)
+    field_codes = pc.index_in(table.column("field"), value_set=pa.array(wanted, pa.string()))
+    field_codes = field_codes.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    # a repeated _row is matched to its first row
+    frame_rows = pd.Index(frame["_row"].astype("Int64").to_numpy(dtype="float64", na_value=np.nan))
+    first = ~frame_rows.duplicated(keep="first")
+    log_rows = table.column("row").combine_chunks()
+    found = frame_rows[first].get_indexer(
+        log_rows.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
+    matched = (found >= 0) & log_rows.is_valid().to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(first)[found[matched]]
+    field_codes, reason_codes = field_codes[matched], reason_index[reason_codes[matched]]
+    # the first log row of a cell wins; then cells by field and position
+    key = pd.Index(positions * len(wanted) + field_codes)
+    once = ~key.duplicated(keep="first")
+    positions, field_codes, reason_codes = positions[once], field_codes[once], reason_codes[once]
+    order = np.lexsort((positions, field_codes))
+    positions, field_codes, reason_codes = positions[order], field_codes[order], reason_codes[order]
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    bounds = np.searchsorted(field_codes, np.arange(len(wanted) + 1))
+    for code, field in enumerate(wanted):
+        lo, hi = bounds[code], bounds[code + 1]
+        if lo == hi:
+            continue
+        where, why = positions[lo:hi], reason_codes[lo:hi]
+        # data win over a stray log row: a cell that holds a value has no reason
+        blank = frame[field].isna().to_numpy(bool)[where] & (why >= 0)
+        if blank.any():
+            out[field] = (where[blank], why[blank])
+    return out
+
+
 def reason_grid(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: Instrument,
                 columns: Iterable[str] | None = None) -> dict[str, pd.Series]:
     """The missing reason of every cell, as one string Series per column of ``frame``.
@@ -221,42 +336,22 @@ def reason_grid(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: I
     ------
     DataError
         If ``frame`` has no ``_row`` column, or the log names a reason pceval does not know.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> frame = pd.DataFrame({"_row": [2, 3], "fs_home": pd.array([4, None], dtype="Int64")})
+    >>> log = pd.DataFrame({"instrument": ["womens_survey"] * 2, "row": [3, 2],
+    ...                     "field": ["fs_home"] * 2, "reason": ["prefer_not_to_say", "missing"]})
+    >>> reason_grid(frame, log, load_instrument("womens_survey"))["fs_home"].tolist()
+    [<NA>, 'prefer_not_to_say']
     """
-    if missing is None or len(missing) == 0:
-        return {}
-    for needed in ("row", "field", "reason"):
-        if needed not in missing.columns:
-            raise DataError(f"the missing-reasons frame has no {needed!r} column",
-                            fix="pass the frame built by cleaning (instrument, row, field, reason)")
-    if "_row" not in frame.columns:
-        raise DataError("the frame has no _row column, so missing reasons cannot be matched to rows",
-                        field="_row", fix="keep the _row meta column of the clean frame")
-    log = missing
-    if "instrument" in log.columns:
-        log = log[log["instrument"].astype("string") == instrument.id]
-    wanted = set(frame.columns if columns is None else columns)
-    log = log[log["field"].astype("string").isin(wanted)]
-    if log.empty:
-        return {}
-    reasons = log["reason"].astype("string")
-    unknown = sorted(set(reasons.dropna().unique()) - set(MISSING_REASONS))
-    if unknown:
-        raise DataError(f"unknown missing reasons {unknown}", field="reason",
-                        fix=f"use one of {list(MISSING_REASONS)}")
-    positions = pd.Series(range(len(frame)), index=pd.Index(frame["_row"].astype("Int64")))
-    positions = positions[~positions.index.duplicated(keep="first")]
-    log = pd.DataFrame({"row": log["row"].astype("Int64").to_numpy(),
-                        "field": log["field"].astype("string").to_numpy(),
-                        "reason": reasons.to_numpy()})
-    log = log[log["row"].isin(positions.index)].drop_duplicates(["row", "field"], keep="first")
     out: dict[str, pd.Series] = {}
-    for field, part in log.groupby("field", sort=True):
-        column = pd.Series(pd.NA, index=frame.index, dtype="string")
-        where = positions.loc[part["row"].to_numpy()].to_numpy()
-        column.iloc[where] = part["reason"].to_numpy()
-        column = column.where(frame[field].isna())
-        if column.notna().any():
-            out[str(field)] = column
+    names = np.array(MISSING_REASONS, dtype=object)
+    for field, (positions, reasons) in reason_cells(frame, missing, instrument, columns).items():
+        values = np.full(len(frame), None, dtype=object)
+        values[positions] = names[reasons]
+        out[field] = pd.Series(values, index=frame.index, dtype="string")
     return out
 
 
@@ -300,49 +395,52 @@ def apply_missing_codes(frame: pd.DataFrame, missing: pd.DataFrame | None, instr
     >>> apply_missing_codes(frame, log, inst)["fs_home"].tolist()
     [4, -99]
     """
-    out = frame.copy()
+    # copy-on-write: columns not filled below share their data with ``frame``
+    out = frame.copy(deep=False)
     columns = [c for c in describe_columns(frame, instrument, scales) if c.carries_codes]
     coded = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c.name].dtype)]
     for info in coded:
         _check_no_collision(frame[info.name], info, instrument)
-    grid = reason_grid(frame, missing, instrument, [c.name for c in coded])
+    cells = reason_cells(frame, missing, instrument, [c.name for c in coded])
     for info in coded:
-        if info.name not in grid:
+        if info.name not in cells:
             continue
+        positions, reasons = cells[info.name]
         codes = missing_code_map(instrument, info.item)  # type: ignore[arg-type]
-        filled = grid[info.name].map(codes, na_action="ignore")
-        out[info.name] = _fill(out[info.name], filled)
+        numbers = np.array([codes[r] for r in MISSING_REASONS], dtype=np.int64)[reasons]
+        out[info.name] = _fill(out[info.name], positions, numbers)
     return out
 
 
 def _check_no_collision(column: pd.Series, info: ColumnInfo, instrument: Instrument) -> None:
-    codes = set(missing_code_map(instrument, info.item).values())  # type: ignore[arg-type]
-    present = column.dropna()
-    clash = present[present.isin(codes)]
-    if len(clash):
+    codes = list(set(missing_code_map(instrument, info.item).values()))  # type: ignore[arg-type]
+    clash = column.isin(codes).fillna(False).to_numpy(bool)
+    if clash.any():
         raise DataError(
-            f"value {clash.iloc[0]} is also a missing code of this item, so it would be read as "
-            "missing (were missing codes applied twice?)",
+            f"value {column.iloc[int(np.argmax(clash))]} is also a missing code of this item, so "
+            "it would be read as missing (were missing codes applied twice?)",
             field=info.name,
             fix="apply missing codes once, to a clean frame whose missing cells are blank",
         )
 
 
-def _fill(column: pd.Series, codes: pd.Series) -> pd.Series:
-    """``column`` with the non-NA cells of ``codes`` written in (integer dtypes widened if needed)."""
-    mask = codes.notna().to_numpy()
-    if not mask.any():
+def _fill(column: pd.Series, positions: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``column`` with ``codes`` written in at ``positions`` (integer dtypes widened if needed)."""
+    if not len(positions):
         return column
-    values = pd.to_numeric(codes[mask])
-    out = column.copy()
+    out = column
     if pd.api.types.is_integer_dtype(out.dtype):
         limits = _int_range(out.dtype)
-        if limits is not None and (values.min() < limits[0] or values.max() > limits[1]):
+        if limits is not None and (codes.min() < limits[0] or codes.max() > limits[1]):
             out = out.astype("Int64")
-        out.iloc[mask.nonzero()[0]] = values.astype("int64").to_numpy()
+        values = codes
     else:
-        out.iloc[mask.nonzero()[0]] = values.astype("float64").to_numpy()
-    return out
+        values = codes.astype("float64")
+    # one masked-array write instead of iloc on an Arrow-backed column (a copy per call)
+    array = (out.array.copy() if isinstance(out.array, pd.api.extensions.ExtensionArray)
+             else out.to_numpy(copy=True))
+    array[positions] = values
+    return pd.Series(array, index=column.index, name=column.name)
 
 
 def _int_range(dtype) -> tuple[int, int] | None:
