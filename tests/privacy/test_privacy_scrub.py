@@ -344,3 +344,47 @@ def test_any_australian_phone_is_removed(before, phone, after):
     out = scrub_text(f"{before} {phone} {after}").text
     assert phone not in out
     assert digits[-6:] not in re.sub(r"\D", "", out)
+
+
+def test_series_scrubbing_equals_scrubbing_each_row_on_its_own():
+    # scrub_series scrubs each distinct text once and a row on its own only where one of its
+    # identifiers is in the text; the result must be that of scrubbing every row
+    scrubber = Scrubber(known_global=("Ana Vukovic", "Tane Rangi", "Will Young", "Işık Demir"))
+    texts = pd.Series(["Ana rang, call her on 0412 345 678", "Tane said fine", "Tane said fine",
+                       "will ring Will at 5", "Mary-Anne O'Brien called", "IŞIK came", None,
+                       "Tane said fine", "only call when she texts"], index=range(10, 19))
+    known = pd.DataFrame({
+        "name": ["Ana Vukovic", "Tane Rangi", "Mere Rangi", "Will Young", "Mary-Anne O'Brien",
+                 None, "Ana Vukovic", None, "Bo Li"],
+        "safe": [None, None, None, None, None, None, None, "said fine", "Only call when she texts"],
+    }, index=texts.index)
+    out, found = scrubber.scrub_series(texts, known_per_row=known)
+    rows = zip(texts, known.itertuples(index=False), strict=True)
+    expected = [pd.NA if pd.isna(t) else
+                scrubber.scrub(t, tuple(v for v in row if isinstance(v, str))).text
+                for t, row in rows]
+    assert out.tolist() == expected
+    assert out[10] == "[NAME] rang, call her on [PHONE]"
+    assert out[17] == "[NAME] [NAME]"
+    assert out[11] == "[NAME] said fine"
+    assert set(found["row"]) <= set(texts.index)
+
+
+def test_a_contact_safety_note_is_removed_whole_and_its_everyday_words_stay():
+    texts = pd.Series(["He kept calling after he stopped going. Mornings only suits me.",
+                       "Only call me after work, said Ana."])
+    known = pd.Series([["Mornings only", "Call only after 3pm, not when she is at work"],
+                       ["ana lee", "texts only, never after dark"]])
+    out, _ = scrub_series(texts, known_per_row=known)
+    # the note of row 1 goes as a phrase; "after", "only" and "call" are nobody's name
+    assert out.tolist() == ["He kept calling after he stopped going. [NAME] suits me.",
+                            "Only call me after work, said [NAME]."]
+
+
+def test_identifier_names_come_from_direct_identifiers_only():
+    from pceval.instrument import load_instrument
+    from pceval.privacy.deidentify import identifier_names
+
+    record = load_instrument("contact_record")
+    frame = pd.DataFrame({"woman_name": ["Ana Smith"], "safe_contact": ["Mornings only, text first"]})
+    assert identifier_names(frame, record) == {"Ana Smith", "Ana", "Smith"}

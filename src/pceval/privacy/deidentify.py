@@ -31,7 +31,7 @@ def secret_items(instrument: Instrument) -> list[str]:
 
 
 def identifier_names(frame: pd.DataFrame, instrument: Instrument) -> set[str]:
-    """Name-like values held in an instrument's text identifier fields.
+    """Name-like values held in an instrument's text direct-identifier fields.
 
     Values with digits or ``@`` (phones, emails, addresses) are left to the scrubber's patterns;
     whole values and their word tokens of three or more letters are returned.
@@ -46,7 +46,10 @@ def identifier_names(frame: pd.DataFrame, instrument: Instrument) -> set[str]:
     """
     names: set[str] = set()
     for item in instrument.data_items():
-        if item.leaves_staging or not item.is_text or item.id not in frame.columns:
+        # contact-safety notes ("mornings only") are not names: searching every text for their
+        # words would blank everyday words everywhere; each is removed from its own row's text
+        if (item.sensitivity != Sensitivity.DIRECT_IDENTIFIER or not item.is_text
+                or item.id not in frame.columns):
             continue
         values = frame[item.id].dropna().astype(str).str.strip()
         values = values[~values.str.contains(r"[\d@]", regex=True)]

@@ -209,6 +209,18 @@ _CUE_STOP = frozenset(
     sorry pregnant sick unwell tired homeless
     """.split()
 )
+# a name is at most this many words ("Mary Anne de la Cruz" is five)
+_MAX_NAME_WORDS = 5
+# words of an identifier value that are never searched for on their own: the value may be a
+# contact-safety note ("mornings only", "call after work") rather than a name
+_NEVER_A_NAME_TOKEN = frozenset(
+    """a an and the he she they it its his her him them their this that not but or so then
+    only call calls calling text texts sms email phone ring message messages leave after before
+    when until from between during never always ever any anytime time times morning mornings
+    afternoon afternoons evening evenings night nights day days weekday weekdays weekend
+    weekends work home house school safe unsafe okay ok yes no don't dont do is are can cannot
+    with without at on in by for of to me my mine her's""".split()
+)
 # after any cue: words that cannot start or continue a name
 _NEVER_A_NAME = frozenset(
     """a an and the he she they it its his her him them their this that not but or so then
@@ -260,6 +272,44 @@ class _Term(NamedTuple):
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+def _quirky_characters() -> re.Pattern[str]:
+    """Characters whose regex case-insensitive matching is not the same as ``str.lower``.
+
+    Python's ``re`` ties some letters to others beyond their lower case (dotless i and i, long
+    s and s, Greek final sigma and sigma ...), and ``"İ".lower()`` is two characters. Words
+    with such letters are matched against every known name, not only those sharing a word.
+    """
+    try:
+        from re._casefix import _EXTRA_CASES  # Python 3.11+
+    except ImportError:  # pragma: no cover - an older layout: treat all non-ASCII as quirky
+        return re.compile(r"[^\x00-\x7f]")
+    tied = {chr(c) for c, others in _EXTRA_CASES.items() for c in (c, *others) if c > 0x7F}
+    chars = sorted(ch for ch in map(chr, range(0x80, 0x10000))
+                   if ch in tied or len(ch.lower()) != 1 or ch.lower() in tied)
+    return re.compile("[" + "".join(re.escape(ch) for ch in chars) + "]")
+
+
+_QUIRKY = _quirky_characters()
+
+
+class _GlobalSubset(NamedTuple):
+    """The known names whose first word is among the words of a batch of texts, as one regex.
+
+    ``keys`` are those words. A text whose name words are all in ``keys`` (and that has no
+    quirky letter, see :func:`_quirky_characters`) gets the same matches from ``pattern`` as
+    from the regex of every known name: a bounded name can only match where its first word
+    stands as a word of the text.
+    """
+
+    pattern: re.Pattern[str] | None
+    keys: frozenset[str]
+
+
+@cache
+def _given_regex(given: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + _trie_regex(given) + r")(?!\w)")
+
+
 def _classify(value: str) -> str:
     if "@" in value:
         return "email"
@@ -292,8 +342,10 @@ def _terms_for(value: str, words: frozenset[str]) -> tuple[_Term, ...]:
         out.append(_Term(lower, term_kind, cap_only, not _CJK.search(term)))
 
     add(text, kind)
-    if kind == "name":
-        whole_words = text.split()
+    # a long value without digits is an instruction ("texts only, never after dark"), not a
+    # name: it is removed as a whole, and its everyday words stay in everyone's text
+    if kind == "name" and len(text.split()) <= _MAX_NAME_WORDS:
+        whole_words = [w for w in text.split() if w.strip(_STRIP_TOKEN).lower() not in _NEVER_A_NAME_TOKEN]
         parts = [part for word in whole_words for part in _SPLIT_NAME.split(word)]
         for token in dict.fromkeys(whole_words + parts):  # "Mary-Anne", then "Mary" and "Anne"
             token = token.strip(_STRIP_TOKEN)
@@ -438,7 +490,7 @@ class Scrubber:
     known_global: Sequence[str] = field(default=(), repr=False)
     keep_numbers: Iterable[str] = field(default=tuple(SERVICE_NUMBERS), repr=False)
     use_given_names: bool = True
-    _global: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _global_compiled: list = field(init=False, repr=False, compare=False)
     _global_terms: dict[str, _Term] = field(init=False, repr=False, compare=False)
     _global_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     _global_unbounded: bool = field(init=False, repr=False, compare=False)
@@ -447,6 +499,7 @@ class Scrubber:
     _given: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _keep: frozenset[str] = field(init=False, repr=False, compare=False)
     _words: frozenset[str] = field(init=False, repr=False, compare=False)
+    _global_by_key: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.known_global, str):
@@ -461,19 +514,25 @@ class Scrubber:
                 if term.text not in terms or term.kind == "name":
                     terms[term.text] = term
         object.__setattr__(self, "_words", words)
-        object.__setattr__(self, "_global", _names_regex(terms.values()))
+        # compiled on first use: with hundreds of thousands of names the regex takes seconds to
+        # build, and a column of texts usually needs only the few terms its words can start
+        object.__setattr__(self, "_global_compiled", [])
         keys = {_first_token(t.text) for t in terms.values() if t.bounded}
         object.__setattr__(self, "_global_keys", frozenset(k for k in keys if k))
         object.__setattr__(self, "_global_unbounded", any(not t.bounded for t in terms.values()))
         object.__setattr__(self, "_global_always", "" in keys)
         object.__setattr__(self, "_global_terms", {t.text: t for t in terms.values()})
+        by_key: dict[str, list[str]] = {}
+        for t in terms.values():
+            by_key.setdefault(_first_token(t.text) if t.bounded else "", []).append(t.text)
+        object.__setattr__(self, "_global_by_key", by_key)
         keep = frozenset(_NON_DIGIT.sub("", str(n)) for n in self.keep_numbers)
         object.__setattr__(self, "keep_numbers", tuple(sorted(keep)))
         object.__setattr__(self, "_keep", keep)
         given = [n for n in given_names() if n.lower() not in words]
         pattern = None
         if self.use_given_names and given:
-            pattern = re.compile(r"(?<!\w)(?:" + _trie_regex(sorted(set(given))) + r")(?!\w)")
+            pattern = _given_regex(tuple(sorted(set(given))))
         object.__setattr__(self, "_given", pattern)
         object.__setattr__(self, "_given_keys", frozenset(_first_token(n.lower()) for n in given))
 
@@ -483,7 +542,31 @@ class Scrubber:
                 f"keep_numbers={len(self._keep)}, use_given_names={self.use_given_names})")
 
     # one text ------------------------------------------------------------------------------
-    def scrub(self, text: str, known: Iterable[str] = ()) -> ScrubResult:
+    @property
+    def _global(self) -> re.Pattern[str] | None:
+        """The regex of every known name (compiled once, on first use)."""
+        if not self._global_compiled:
+            self._global_compiled.append(_names_regex(self._global_terms.values()))
+        return self._global_compiled[0]
+
+    def _global_subset(self, texts: Iterable[str]) -> _GlobalSubset:
+        """The known names that ``texts`` can hold, as one regex (see :class:`_GlobalSubset`)."""
+        keys: set[str] = set()
+        for text in texts:
+            keys.update(_TOKEN.findall(text.translate(_FOLD).lower()))
+        keys &= self._global_keys
+        chosen = {t for k in (*sorted(keys), "") for t in self._global_by_key.get(k, ())}
+        # a name spelled with a letter that regex case-folding ties to another (dotless i, long
+        # s, Greek) can match a word other than its own: always in
+        chosen.update(t for t in self._global_terms if _QUIRKY.search(t))
+        # most of the names anyway: the full regex, compiled once for every column
+        if 2 * len(chosen) >= len(self._global_terms):
+            return _GlobalSubset(self._global, frozenset(keys))
+        pattern = _names_regex(self._global_terms[t] for t in sorted(chosen))
+        return _GlobalSubset(pattern, frozenset(keys))
+
+    def scrub(self, text: str, known: Iterable[str] = (), *,
+              subset: _GlobalSubset | None = None) -> ScrubResult:
         """Scrub one text.
 
         Parameters
@@ -494,6 +577,9 @@ class Scrubber:
             Identifier values of the same record (names, phone, email, address): each value,
             and each word of three or more letters of a name, is removed case-insensitively.
 
+        subset : optional
+            Internal: the known names a batch of texts can hold (:meth:`scrub_series`).
+
         Returns
         -------
         ScrubResult
@@ -502,9 +588,7 @@ class Scrubber:
             raise TypeError(f"text must be str, got {type(text).__name__}")
         if isinstance(known, str):
             known = (known,)
-        work = _PRIVATE.sub("\ufffd", text)
-        if "[" in work:
-            work = _EXISTING.sub(lambda m: _OLD + _KIND_CHAR[_PLACEHOLDER_KIND[m.group(1)]], work)
+        work = _start(text)
         terms = [t for value in known if isinstance(value, str)
                  for t in _terms_for(value, self._words)]
         # A replacement can open a match for an earlier pass ("00000000WWW.0": once the digits
@@ -513,24 +597,29 @@ class Scrubber:
         # markers, so this ends; almost every text needs one round, or two.
         for _ in range(8):
             before = work
-            work = self._round(work, terms)
+            work = self._round(work, terms, subset)
             if work == before:
                 break
         return _finish(work)
 
-    def _round(self, work: str, terms: list[_Term]) -> str:
+    def _round(self, work: str, terms: list[_Term], subset: _GlobalSubset | None = None) -> str:
         tokens = set(_TOKEN.findall(work.translate(_FOLD).lower()))
         work = self._patterns(work, tokens)
         if not _CUE_KEYS.isdisjoint(tokens):
             work = _CUE.sub(self._cue_sub, work)
         if terms:
             work = self._known(work, terms)
-        if self._global is not None and (
+        if self._global_terms and (
             self._global_always
             or not self._global_keys.isdisjoint(tokens)
             or (self._global_unbounded and _CJK.search(work))
         ):
-            work = self._global.sub(self._global_sub, work)
+            # the batch's smaller regex finds the same names as the full one when every name
+            # word of this text is one it was built for (a replacement can leave a new word)
+            use = subset.pattern if subset is not None and (
+                tokens & self._global_keys) <= subset.keys else self._global
+            if use is not None:
+                work = use.sub(self._global_sub, work)
         if self._given is not None and not self._given_keys.isdisjoint(tokens):
             work = _sub_kind(self._given, work, "name")
         if "@" in work:
@@ -648,16 +737,35 @@ class Scrubber:
         if not isinstance(texts, pd.Series):
             raise TypeError("texts must be a pandas Series")
         known = _known_lists(known_per_row, texts.index)
-        results: list[ScrubResult | None]
-        if known is None:
-            codes, uniques = pd.factorize(texts, use_na_sentinel=True)
-            done = [self.scrub(str(value)) for value in uniques]
-            results = [done[c] if c >= 0 else None for c in codes]
-        else:
-            results = [
-                None if pd.isna(value) else self.scrub(str(value), row_known)
-                for value, row_known in zip(texts.tolist(), known, strict=True)
-            ]
+        codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+        values = [str(value) for value in uniques]
+        # each distinct text is scrubbed once; a row's own identifiers change the result only
+        # where one of their terms is in the text, and only those rows are scrubbed on their own
+        subset = self._global_subset(values) if self._global_terms else None
+        subsets = [None if _QUIRKY.search(v) else subset for v in values]
+        done = [self.scrub(v, subset=subsets[i]) for i, v in enumerate(values)]
+        results: list[ScrubResult | None] = [done[c] if c >= 0 else None for c in codes]
+        if known is not None:
+            lowered: dict[int, str | None] = {}
+            pieces: dict[str, tuple[str, ...] | None] = {}
+            own: dict[tuple[int, tuple[str, ...]], ScrubResult] = {}
+            for position, (code, row_known) in enumerate(zip(codes.tolist(), known, strict=True)):
+                if code < 0 or not row_known:
+                    continue
+                if code not in lowered:
+                    work = _start(values[code])
+                    low = work.translate(_FOLD).lower()
+                    lowered[code] = low if len(low) == len(work) else None
+                low = lowered[code]
+                # identifiers none of whose terms are in the text change nothing: leave them out,
+                # so rows that share a text and the identifiers in it are scrubbed once
+                present = row_known if low is None else tuple(
+                    value for value in row_known if not _absent(value, low, pieces))
+                if not present:
+                    continue
+                if (code, present) not in own:
+                    own[code, present] = self.scrub(values[code], present, subset=subsets[code])
+                results[position] = own[code, present]
         scrubbed = pd.Series([r.text if r is not None else pd.NA for r in results],
                              index=texts.index, name=texts.name, dtype="string")
         rows, kinds, counts = [], [], []
@@ -675,6 +783,41 @@ class Scrubber:
             "count": pd.Series(counts, dtype="int64"),
         })
         return scrubbed, found
+
+
+_NOT_A_RUN = re.compile(r"[^\w\s\-‐]{2,}")
+
+
+def _absent(value: str, lowered: str, cache: dict[str, tuple[str, ...] | None]) -> bool:
+    """Whether no search term of the identifier ``value`` can be in ``lowered`` (a folded,
+    lower-case text of the same length as the text), without building the terms.
+
+    A value that is not a name has one term, itself. Every term of a name (:func:`_terms_for`)
+    is cut at spaces, hyphens, quotes or punctuation, so one that holds a word character holds
+    a whole run of them: if no run of word characters of the name is in the text, no term is.
+    Values whose terms may hold no word character, or whose lower case changes length, are
+    never called absent.
+    """
+    if value not in cache:
+        text = " ".join(value.translate(_FOLD).split())
+        low = text.lower()
+        if len(low) != len(text) or _PRIVATE.search(low):
+            cache[value] = None
+        elif "@" in text or _DIGIT.search(text):
+            cache[value] = (low,)
+        else:
+            runs = tuple(dict.fromkeys(_TOKEN.findall(low)))
+            cache[value] = runs if runs and not _NOT_A_RUN.search(low) else None
+    runs = cache[value]
+    return runs is not None and not any(run in lowered for run in runs)
+
+
+def _start(text: str) -> str:
+    """The text as scrubbing starts on it: stray markers out, placeholders protected."""
+    work = _PRIVATE.sub("\ufffd", text)
+    if "[" in work:
+        work = _EXISTING.sub(lambda m: _OLD + _KIND_CHAR[_PLACEHOLDER_KIND[m.group(1)]], work)
+    return work
 
 
 def _first_token(text: str) -> str:
