@@ -97,12 +97,15 @@ def _do_analyse(root: Path) -> None:
 
 
 def _do_report(root: Path, fmt: str = "html") -> Path:
-    from pceval.pipeline import report
+    from pceval.pipeline import report, report_build
 
     project = _project(root)
-    with _stage("report", 1) as step:
+    with _stage("report", 2) as step:
         path = report(project, fmt=fmt)
-        step("rendered")
+        step("evaluation report")
+        for extra in report_build(project, fmt=fmt):
+            out.print(f"report: {extra}", soft_wrap=True)
+        step("codebook and data quality")
     return path
 
 
@@ -201,12 +204,26 @@ def report_cmd(
 
 
 @app.command("run")
-def run_cmd(root: DirArg) -> None:
-    """Build, analyse and report."""
+def run_cmd(
+    root: DirArg,
+    fmt: Annotated[str, typer.Option("--format", help="Output format: html, docx or pdf.")] = "html",
+    services: Annotated[bool, typer.Option(
+        "--services/--no-services", help="Also render one report per service.")] = True,
+) -> None:
+    """Build, analyse and report: the evaluation report and, by default, one report per service."""
     _do_build(root)
     _do_analyse(root)
-    path = _do_report(root)
+    path = _do_report(root, fmt)
     out.print(f"report: {path}")
+    if services:
+        from pceval.report.services import render_services
+
+        project = _project(root)
+        with _stage("service reports", 1) as step:
+            paths = render_services(project, None, fmt=fmt)  # type: ignore[arg-type]
+            step("rendered")
+        for service_path in paths:
+            out.print(f"report: {service_path}", soft_wrap=True)
 
 
 @app.command()

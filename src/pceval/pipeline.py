@@ -509,3 +509,19 @@ def report(project: Project, *, fmt: str = "html") -> Path:
     return render_report(qmd, output_dir=project.reports_out, fmt=fmt,
                          params={"results_dir": str(project.results),
                                  "title": project.config.name})
+
+
+#: Reports on the build itself, rendered beside the evaluation report when the project has them.
+BUILD_REPORTS = ("codebook.qmd", "data-quality.qmd")
+
+
+def report_build(project: Project, *, fmt: str = "html") -> list[Path]:
+    """Render the codebook and data-quality reports from the de-identified zones of ``build/``."""
+    from pceval.report.render import render_report
+
+    if not (project.build / "manifest.json").exists():
+        raise DataError("no build to report on", file=project.build, fix="run `pceval build` first")
+    folder = project.folder("reports")
+    return [render_report(folder / name, output_dir=project.reports_out, fmt=fmt,
+                          params={"build_dir": str(project.build)})
+            for name in BUILD_REPORTS if (folder / name).exists()]

@@ -10,6 +10,7 @@ $PCEVAL_ARTEFACTS when that is set).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,24 +113,26 @@ def test_no_console_errors_or_warnings(page: Page) -> None:
 
 def test_every_image_loaded_and_has_alt_text(structure: dict[str, Any]) -> None:
     images = structure["images"]
-    assert len(images) == 2
+    # a figure for each analysis the plan asks one of, at least one per question
+    assert len(images) >= 30
     for image in images:
         assert image["complete"] and image["width"] > 500 and image["height"] > 200, image
         assert image["inFigure"]
         assert image["alt"] and len(image["alt"]) > 40, image
 
 
-def test_headings_in_order_without_skipped_levels(structure: dict[str, Any]) -> None:
+def test_headings_in_order_without_skipped_levels(structure: dict[str, Any], evaluation: Project) -> None:
     headings = structure["headings"]
-    assert [(h["level"], h["text"]) for h in headings] == [
-        (1, "Partner contact evaluation"),
-        (2, "Contents"),
-        (1, "About this report"),
-        (1, "Reach"),
-        (1, "Felt safety"),
-        (1, "Methods"),
-        (1, "Getting support"),
-    ]
+    top = [h["text"] for h in headings if h["level"] == 1]
+    assert top[0] == "Partner contact evaluation"
+    assert top[1:4] == ["About this report", "Headline results by service", "Methods"]
+    assert {"Findings by evaluation question", "Standards scorecard", "Services compared",
+            "Limitations", "Getting support"} <= set(top)
+    # every evaluation question of the plan has its section, in plan order
+    plan = json.loads((evaluation.results / "plan.json").read_text(encoding="utf-8"))
+    titles = [q["title"] for q in plan["questions"] if q["id"].startswith("q") and q["number"] <= 14]
+    second = iter(h["text"] for h in headings if h["level"] == 2)
+    assert all(title in second for title in titles)  # each found after the one before
     levels = [h["level"] for h in headings]
     assert levels[0] == 1
     assert all(after <= before + 1 for before, after in itertools.pairwise(levels))
@@ -137,10 +140,11 @@ def test_headings_in_order_without_skipped_levels(structure: dict[str, Any]) -> 
 
 def test_tables_have_numbered_captions(structure: dict[str, Any], evaluation: Project) -> None:
     tables = structure["tables"]
-    assert [(t["id"], t["caption"].split(":")[0]) for t in tables] == [
+    assert [(t["id"], t["caption"].split(":")[0]) for t in tables[:2]] == [
         ("tbl-reach", "Table 1"),
         ("tbl-safety", "Table 2"),
     ]
+    assert [t["caption"].split(":")[0] for t in tables] == [f"Table {n}" for n in range(1, len(tables) + 1)]
     assert tables[0]["caption"].startswith("Table 1: Reach by service")
     assert tables[1]["caption"].startswith("Table 2: Felt safety before and after")
     results = pd.read_parquet(evaluation.results / "results.parquet")
@@ -154,9 +158,11 @@ def test_figures_have_captions_and_alt_text_that_differ(
     structure: dict[str, Any], evaluation: Project
 ) -> None:
     figures = structure["figures"]
-    assert [f["id"] for f in figures] == ["fig-reach", "fig-safety"]
-    assert figures[0]["caption"].startswith("Figure 1: Share of women offered, reached")
-    assert figures[1]["caption"].startswith("Figure 2: Mean felt safety at baseline")
+    ids = [f["id"] for f in figures]
+    assert ids[0] == "fig-q01-reach-main" and "fig-q08-safety-main" in ids
+    assert [f["caption"].split(":")[0] for f in figures] == [f"Figure {n}" for n in range(1, len(figures) + 1)]
+    safety = figures[ids.index("fig-q08-safety-main")]
+    assert "Mean felt safety at baseline and followup" in safety["caption"]
     for figure in figures:
         # The alt text describes the data; the caption says what the figure is.
         assert figure["alt"] and figure["alt"] not in figure["caption"]

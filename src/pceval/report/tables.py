@@ -143,6 +143,11 @@ def tbl_change(results: pd.DataFrame, *, question: str, breakdown: str = "servic
     return _style(table, numbers=[c for c in frame.columns if c != "Group"])
 
 
+def style_table(table: GT, *, numbers: list[str]) -> GT:
+    """pceval's table style: numbers right-aligned, striped rows, readable text colour."""
+    return _style(table, numbers=numbers)
+
+
 def _style(table: GT, *, numbers: list[str]) -> GT:
     # numbers (and "n.p.") right-aligned so that digits line up down a column
     return (table
