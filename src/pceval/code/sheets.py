@@ -197,16 +197,16 @@ def write_coding_workbook(path: str | Path, *, coder: str, segments: pd.DataFram
     _header(ws, [*FIXED_COLUMNS, *codebook.ids])
     shade = _shade()
     first_code_col = len(FIXED_COLUMNS) + 1
-    for seg in segments[["segment_id", "respondent", "text"]].itertuples(index=False):
-        ws.append([None] * (len(FIXED_COLUMNS) + len(codes)))
-        row = ws.max_row
+    # rows are counted here: asking the sheet for its last row walks every cell, every time
+    rows = segments[["segment_id", "respondent", "text"]].itertuples(index=False)
+    for row, seg in enumerate(rows, start=2):
         for col, value in enumerate((seg.segment_id, seg.respondent, seg.text), start=1):
             _set_text(ws.cell(row=row, column=col), value)
         ws.cell(row=row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
         for offset, code in enumerate(codes):
             if seg.respondent not in code.respondents:
                 ws.cell(row=row, column=first_code_col + offset).fill = shade
-    last_row = max(ws.max_row, 2)
+    last_row = max(len(segments) + 1, 2)
     last_col = get_column_letter(first_code_col + len(codes) - 1)
     choice = DataValidation(type="list", formula1='"0,1"', allow_blank=True, showErrorMessage=True,
                             errorTitle="0 or 1", error="Enter 1 when the theme is there, 0 or "
