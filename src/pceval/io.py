@@ -10,14 +10,50 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import re
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def fixed_office_times(data: bytes) -> bytes:
+    """An Office Open XML file (XLSX, DOCX) with its save time and zip entry times fixed.
+
+    openpyxl stamps the save time into ``docProps/core.xml`` and into every zip entry, so two
+    saves of the same workbook differ; fixing both makes the same input give the same bytes.
+
+    Examples
+    --------
+    >>> import openpyxl, io
+    >>> def saved():
+    ...     buffer = io.BytesIO()
+    ...     openpyxl.Workbook().save(buffer)
+    ...     return fixed_office_times(buffer.getvalue())
+    >>> saved() == saved()
+    True
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, content)
+    return out.getvalue()
 
 
 @contextlib.contextmanager

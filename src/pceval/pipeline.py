@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 from pceval import __version__
-from pceval.analyse.families.comparison import write_dex_export
 from pceval.analyse.plan import load_plan
 from pceval.analyse.run import DisclosureRules, run_plan
 from pceval.clean import (
@@ -47,6 +46,7 @@ from pceval.privacy.pseudonym import load_key
 from pceval.privacy.scrub import Scrubber
 from pceval.project import Project
 from pceval.results import RESULT_COLUMNS
+from pceval.score.dex import write_dex_export
 from pceval.score.psychometrics import scale_reliability
 from pceval.score import CHANGE_COLUMNS, score_change, score_dex, score_domains, score_scales
 

@@ -34,7 +34,6 @@ from pceval.analyse.families.comparison import (
     funnel_flag,
     funnel_limits,
     funnel_limits_normal,
-    write_dex_export,
 )
 from pceval.analyse.plan import Question
 from pceval.analyse.registry import DisclosureRules, check_params
@@ -44,6 +43,7 @@ from pceval.instrument import load_instrument
 from pceval.privacy.disclosure import disclosure_violations
 from pceval.report import figures_comparison
 from pceval.results import result_frame
+from pceval.score.dex import write_dex_export
 
 RECORD = load_instrument("contact_record")
 SURVEY = load_instrument("womens_survey")

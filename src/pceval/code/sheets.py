@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -26,7 +25,7 @@ import pandas as pd
 
 from pceval.errors import DataError
 from pceval.instrument.themes import ThematicCodebook
-from pceval.io import atomic_path
+from pceval.io import atomic_path, fixed_office_times
 
 __all__ = [
     "CODING_SHEET",
@@ -87,27 +86,10 @@ def _save(wb, path: Path) -> Path:
     wb.properties.modified = _EPOCH
     buffer = io.BytesIO()
     wb.save(buffer)
-    data = _fixed_zip_times(buffer.getvalue())
+    data = fixed_office_times(buffer.getvalue())
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
-
-
-def _fixed_zip_times(data: bytes) -> bytes:
-    # openpyxl stamps the save time into docProps/core.xml and the zip entries
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    stamp = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = stamp.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            target.writestr(fixed, content)
-    return out.getvalue()
 
 
 def _about_sheet(wb, about: Mapping[str, str]) -> None:

@@ -65,7 +65,7 @@ from pceval.instrument.model import (
     Text,
     text_in,
 )
-from pceval.io import atomic_path
+from pceval.io import atomic_path, fixed_office_times
 
 __all__ = ["ImportResult", "Proposal", "export_xlsform", "from_xpath", "import_xlsform", "to_xpath"]
 
@@ -1240,7 +1240,7 @@ def _write_workbook(path: Path, sheets: Mapping[str, list[dict[str, Any]]]) -> P
     wb.properties.created = _EPOCH
     buffer = io.BytesIO()
     wb.save(buffer)
-    data = _fix_zip_times(buffer.getvalue())
+    data = fixed_office_times(buffer.getvalue())
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
@@ -1275,22 +1275,6 @@ def _order_columns(columns: list[str]) -> list[str]:
         return (1, 0, column)
 
     return sorted(columns, key=key)
-
-
-def _fix_zip_times(data: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    stamp = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = stamp.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            target.writestr(fixed, content)
-    return out.getvalue()
 
 
 # =============================================================================================

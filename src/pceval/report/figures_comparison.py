@@ -20,6 +20,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from mizani.labels import label_percent
 from plotnine import (
     aes,
     coord_flip,
@@ -240,13 +241,17 @@ def plot_funnel(results: pd.DataFrame, *, indicator: str | None = None, title: s
     if hidden:
         notes.append(f"{NOT_PUBLISHED}: {', '.join(hidden)} (too few women).")
     what = _humanise(chosen)
-    y_scale = (scale_y_continuous(labels=lambda v: [f"{100 * x:.0f}%" for x in v])
-               if statistic == "proportion" else scale_y_continuous())
+    y_scale = _value_scale(statistic)
     return (plot + y_scale
             + labs(x="Women (n)", y="Percent" if statistic == "proportion" else "Mean",
                    title=title or f"{what.capitalize()}: services against the pooled {statistic}",
                    caption="\n".join(notes))
             + theme_pceval())
+
+
+def _value_scale(statistic: str):
+    """The value axis: percent for proportions (as the other figures label them), else plain."""
+    return scale_y_continuous(labels=label_percent()) if statistic == "proportion" else scale_y_continuous()
 
 
 def alt_text_funnel(results: pd.DataFrame, *, indicator: str | None = None) -> str:
@@ -359,8 +364,7 @@ def plot_caterpillar(results: pd.DataFrame, *, indicator: str | None = None, tit
              "Dashed line: the estimated mean of all services."]
     if hidden:
         notes.append(f"{NOT_PUBLISHED}: {', '.join(hidden)} (too few women).")
-    y_scale = (scale_y_continuous(labels=lambda v: [f"{100 * x:.0f}%" for x in v])
-               if statistic == "proportion" else scale_y_continuous())
+    y_scale = _value_scale(statistic)
     return (plot + scale_x_discrete(limits=order)
             + scale_shape_manual(values={"Shrunken estimate (95% interval)": "o", "Service's own estimate": "D"})
             + y_scale + coord_flip()

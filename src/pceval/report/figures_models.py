@@ -297,5 +297,3 @@ def alt_text_models(results: pd.DataFrame, figure: str = "model_terms") -> str:
                                              else f"rho {_fmt(r.estimate)} ({_fmt(r.ci_low)} to {_fmt(r.ci_high)})")
              for r in rows.itertuples(index=False)]
     return "Correlation across services with the worker measure: " + "; ".join(parts) + "."
-
-

@@ -10,11 +10,16 @@ to the next; this module applies that mapping and lays the ratings out as pre/po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from pceval.errors import AnalysisError
 from pceval.instrument.model import Instrument, Role, Scale, text_in
+from pceval.io import write_csv
 from pceval.privacy.deidentify import PERSON_KEY
 from pceval.score.domains import scale_range
 
@@ -150,4 +155,57 @@ def dex_records(scored: pd.DataFrame, instrument: Instrument, *, pre: str | None
     return out.reset_index(drop=True).loc[:, DEX_COLUMNS]
 
 
-__all__ = ["DEX_COLUMNS", "DEX_SUFFIX", "dex_cuts", "dex_rating", "dex_records", "score_dex"]
+def write_dex_export(project: Any, *, scored: Mapping[str, pd.DataFrame] | None = None,
+                     instruments: Mapping[str, Any] | None = None,
+                     waves: Mapping[str, str] | None = None) -> list[Path]:
+    """Write the record-level DEX SCORE file(s) into ``build/shareable/`` (pseudonymous).
+
+    One CSV per instrument with a SCORE mapping, ``dex_score_<instrument>.csv``, columns
+    :data:`pceval.score.dex.DEX_COLUMNS` (one row per woman, SCORE item and phase, keyed by the
+    pseudonym ``pid``). Record-level data are never written to ``results/``, which is
+    published; ``build/shareable/`` is where pseudonymous data for the evaluation's own users
+    live.
+
+    Parameters
+    ----------
+    project : Project
+        The evaluation project.
+    scored : mapping, optional
+        Scored frames by instrument id (a build passes its own); read from ``build/scored/``
+        otherwise.
+    instruments : mapping, optional
+        The instruments by id; the project's otherwise.
+    waves : mapping, optional
+        ``{"pre": ..., "post": ...}``; default each instrument's first and last wave.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if instruments is None:
+        from pceval.pipeline import load_instruments_for
+
+        instruments = load_instruments_for(project)
+    instruments = dict(instruments)
+    waves = dict(waves or {})
+    written = []
+    for inst_id, instrument in instruments.items():
+        if not instrument.waves or not any(s.dex is not None for s in instrument.scales):
+            continue
+        if scored is not None:
+            if inst_id not in scored:
+                continue
+            frame = scored[inst_id]
+        else:
+            path = Path(project.build) / "scored" / f"{inst_id}.parquet"
+            if not path.exists():
+                continue
+            frame = pd.read_parquet(path)
+        records = dex_records(frame, instrument, pre=waves.get("pre"), post=waves.get("post"))
+        written.append(write_csv(Path(project.build) / "shareable" / f"dex_score_{inst_id}.csv", records))
+    return written
+
+
+__all__ = ["DEX_COLUMNS", "DEX_SUFFIX", "dex_cuts", "dex_rating", "dex_records", "score_dex",
+           "write_dex_export"]

@@ -9,7 +9,7 @@
 - ``scorecard``: a headline indicator per National Outcome Standard and RBA quadrant, copied
   from the results of earlier questions with their disclosure control intact.
 - ``dex_summary``: DSS Data Exchange SCORE ratings before and after, aggregated; the
-  record-level SCORE file is written by :func:`write_dex_export` into ``build/shareable/``
+  record-level SCORE file is written by :func:`pceval.score.dex.write_dex_export` into ``build/shareable/``
   (pseudonymous data never go to ``results/``).
 
 Disclosure control stays central (:mod:`pceval.analyse.run`). Two things here exist only so
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -49,7 +48,6 @@ __all__ = [
     "funnel_flag",
     "funnel_limits",
     "funnel_limits_normal",
-    "write_dex_export",
 ]
 
 #: The two funnel coverages (Spiegelhalter 2005: "2 and 3 standard deviations").
@@ -956,56 +954,3 @@ def run_dex_summary(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     return result_frame(rows)
 
 
-def write_dex_export(project: Any, *, scored: Mapping[str, pd.DataFrame] | None = None,
-                     instruments: Mapping[str, Any] | None = None,
-                     waves: Mapping[str, str] | None = None) -> list[Path]:
-    """Write the record-level DEX SCORE file(s) into ``build/shareable/`` (pseudonymous).
-
-    One CSV per instrument with a SCORE mapping, ``dex_score_<instrument>.csv``, columns
-    :data:`pceval.score.dex.DEX_COLUMNS` (one row per woman, SCORE item and phase, keyed by the
-    pseudonym ``pid``). Record-level data are never written to ``results/``, which is
-    published; ``build/shareable/`` is where pseudonymous data for the evaluation's own users
-    live.
-
-    Parameters
-    ----------
-    project : Project
-        The evaluation project.
-    scored : mapping, optional
-        Scored frames by instrument id (a build passes its own); read from ``build/scored/``
-        otherwise.
-    instruments : mapping, optional
-        The instruments by id; the project's otherwise.
-    waves : mapping, optional
-        ``{"pre": ..., "post": ...}``; default each instrument's first and last wave.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    from pceval.io import write_csv
-    from pceval.score.dex import dex_records
-
-    if instruments is None:
-        from pceval.pipeline import load_instruments_for
-
-        instruments = load_instruments_for(project)
-    instruments = dict(instruments)
-    waves = dict(waves or {})
-    written = []
-    for inst_id, instrument in instruments.items():
-        if not instrument.waves or not any(s.dex is not None for s in instrument.scales):
-            continue
-        if scored is not None:
-            if inst_id not in scored:
-                continue
-            frame = scored[inst_id]
-        else:
-            path = Path(project.build) / "scored" / f"{inst_id}.parquet"
-            if not path.exists():
-                continue
-            frame = pd.read_parquet(path)
-        records = dex_records(frame, instrument, pre=waves.get("pre"), post=waves.get("post"))
-        written.append(write_csv(Path(project.build) / "shareable" / f"dex_score_{inst_id}.csv", records))
-    return written
