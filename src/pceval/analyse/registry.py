@@ -66,10 +66,18 @@ class Context:
     rules: DisclosureRules
     params: Any = None
     results: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    cache: Any = None
 
     @property
     def question_id(self) -> str:
         return self.question.id
+
+    def units(self, spec: Any, *, where: str) -> pd.DataFrame:
+        """Other units a method needs (a :class:`~pceval.analyse.plan.DataSpec`), built once per run."""
+        from pceval.analyse.units import UnitsCache
+
+        cache = self.cache if self.cache is not None else UnitsCache(self.data, self.instruments)
+        return cache.units(spec, where=where)
 
 
 class Params(BaseModel):

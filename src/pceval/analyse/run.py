@@ -13,14 +13,14 @@ import pandas as pd
 
 from pceval.analyse.plan import Analysis, Plan, Question
 from pceval.analyse.registry import Context, DisclosureRules, check_params, get_method
-from pceval.analyse.units import build_units, service_column
+from pceval.analyse.units import UnitsCache, service_column
 from pceval.errors import AnalysisError
 from pceval.instrument.model import Instrument
 from pceval.privacy.deidentify import PERSON_KEY
 from pceval.privacy.disclosure import pool_small_groups, suppress_results
 from pceval.results import result_frame
 
-__all__ = ["POOLED_LABEL", "DisclosureRules", "run_analysis", "run_plan", "run_question"]
+__all__ = ["POOLED_LABEL", "DisclosureRules", "UnitsCache", "run_analysis", "run_plan", "run_question"]
 
 POOLED_LABEL = "Other services (pooled)"
 
@@ -31,8 +31,13 @@ def _breakdown_columns(names: tuple[str, ...], service: str) -> dict[str, str]:
 
 def run_analysis(question: Question, analysis: Analysis, data: Mapping[str, pd.DataFrame],
                  instruments: Mapping[str, Instrument], rules: DisclosureRules,
-                 results: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One analysis of a plan entry, before disclosure control (services already pooled)."""
+                 results: Mapping[str, pd.DataFrame] | None = None,
+                 cache: UnitsCache | None = None) -> pd.DataFrame:
+    """One analysis of a plan entry, before disclosure control (services already pooled).
+
+    ``cache`` shares units between analyses with the same ``data``; without one they are built
+    here.
+    """
     spec = question.data_of(analysis)
     where = f"{question.id}.{analysis.id}"
     if spec.source not in instruments:
@@ -41,11 +46,12 @@ def run_analysis(question: Question, analysis: Analysis, data: Mapping[str, pd.D
     method = get_method(analysis.method)
     instrument = instruments[spec.source]
     service = service_column(instrument)
-    units = build_units(spec, data, instruments, where=f"{where}.data")
+    cache = cache if cache is not None else UnitsCache(data, instruments)
+    units = cache.units(spec, where=f"{where}.data")
     breakdowns = _breakdown_columns(question.breakdowns_of(analysis), service)
     context = Context(question=question, analysis=analysis, instrument=instrument, instruments=instruments,
                       data=data, service=service, breakdowns=breakdowns, rules=rules,
-                      params=check_params(analysis), results=results or {})
+                      params=check_params(analysis), results=results or {}, cache=cache)
     if method.prepare is not None:
         units = method.prepare(units, context)
     if method.pool and service in units.columns:
@@ -66,7 +72,8 @@ def run_analysis(question: Question, analysis: Analysis, data: Mapping[str, pd.D
 
 def run_question(question: Question, data: Mapping[str, pd.DataFrame],
                  instruments: Mapping[str, Instrument], rules: DisclosureRules,
-                 results: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+                 results: Mapping[str, pd.DataFrame] | None = None,
+                 cache: UnitsCache | None = None) -> pd.DataFrame:
     """Answer one plan entry; returns its suppressed result table.
 
     Parameters
@@ -81,13 +88,16 @@ def run_question(question: Question, data: Mapping[str, pd.DataFrame],
         Minimum cell, denominator and service sizes.
     results : mapping of str to DataFrame, optional
         Result tables of the questions answered before this one.
+    cache : UnitsCache, optional
+        Units already built by other entries with the same ``data``.
 
     Returns
     -------
     DataFrame
         The standard result table (:mod:`pceval.results`), disclosure control applied.
     """
-    parts = [run_analysis(question, analysis, data, instruments, rules, results)
+    cache = cache if cache is not None else UnitsCache(data, instruments)
+    parts = [run_analysis(question, analysis, data, instruments, rules, results, cache)
              for analysis in question.analyses]
     result = result_frame(pd.concat(parts, ignore_index=True))
     # a pool that is still smaller than the service rule would show those services all but
@@ -161,8 +171,15 @@ def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[
     >>> row["indicator"], int(row["n"]), int(row["numerator"]), float(row["estimate"])
     ('reached', 40, 30, 0.75)
     """
+    from threadpoolctl import threadpool_limits
+
     rules = rules or DisclosureRules()
     results: dict[str, pd.DataFrame] = {}
-    for question in plan.questions:
-        results[question.id] = run_question(question, data, instruments, rules, results)
+    cache = UnitsCache(data, instruments)
+    # the models solve many small systems (covariate patterns, one woman's waves); threads of
+    # the linear-algebra library cost more to synchronise than they save there, and on a busy
+    # machine they stall for whole seconds, so the plan runs them on one thread
+    with threadpool_limits(limits=1, user_api="blas"):
+        for question in plan.questions:
+            results[question.id] = run_question(question, data, instruments, rules, results, cache)
     return results

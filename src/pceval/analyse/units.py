@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from pceval.analyse.plan import Aggregate, DataSpec, JoinSpec
@@ -34,6 +35,30 @@ def _evaluate(source: str, frame: pd.DataFrame, where: str) -> pd.Series:
         return parse_expression(source, analysis=True).evaluate(frame)
     except ExpressionError as exc:
         raise AnalysisError(str(exc), field=where) from None
+
+
+def _names(source: str, where: str) -> set[str]:
+    try:
+        return set(parse_expression(source, analysis=True).names)
+    except ExpressionError as exc:
+        raise AnalysisError(str(exc), field=where) from None
+
+
+def person_date_order(codes: np.ndarray, dates: pd.Series) -> np.ndarray:
+    """Row order by person (``codes``), then date with undated rows last, ties in file order.
+
+    Examples
+    --------
+    >>> dates = pd.Series(pd.to_datetime(["2025-03-01", None, "2025-01-01", "2025-02-01"]))
+    >>> person_date_order(np.array([1, 0, 0, 1]), dates).tolist()
+    [2, 1, 3, 0]
+    """
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        undated = dates.isna().to_numpy()
+        stamps = dates.to_numpy(dtype="datetime64[ns]").view("int64")
+        return np.lexsort((stamps, undated, codes))
+    rank = pd.Series(dates).rank(method="dense", na_option="bottom").to_numpy()
+    return np.lexsort((rank, codes))
 
 
 def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[str, str | Aggregate],
@@ -71,42 +96,57 @@ def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[
     """
     if PERSON_KEY not in events.columns:
         raise AnalysisError(f"{instrument.id} has no person key to aggregate by", field=where)
+    specs = {name: Aggregate(agg="count", where=spec) if isinstance(spec, str) else spec
+             for name, spec in derive.items()}
     date = instrument.role_item(Role.EVENT_DATE)
-    events = events.loc[events[PERSON_KEY].notna()]
-    if date is not None and date.id in events.columns:
-        events = events.sort_values([PERSON_KEY, date.id], kind="stable", na_position="last")
-    keys = events[PERSON_KEY]
-    out = pd.DataFrame(index=pd.Index(sorted(keys.unique()), name=PERSON_KEY))
-    for name, spec in derive.items():
-        spec = Aggregate(agg="count", where=spec) if isinstance(spec, str) else spec
-        mask = (_evaluate(spec.where, events, f"{where}.derive.{name}").fillna(False).astype(bool)
-                if spec.where else pd.Series(True, index=events.index))
-        if spec.agg in {"count", "any"}:
-            counts = mask.groupby(keys, sort=True).sum()
-            out[name] = (counts if spec.agg == "count" else counts.gt(0)).astype("int64")
-            continue
-        if spec.of not in events.columns:
-            raise AnalysisError(f"derive {name!r} summarises {spec.of!r}, which is not a column of "
-                                f"{instrument.id}", field=f"{where}.derive.{name}")
-        values = events[spec.of].where(mask)
-        grouped = values.groupby(keys, sort=True)
-        out[name] = getattr(grouped, spec.agg)()
     service = service_column(instrument)
     carried = list(dict.fromkeys([service, *carry]))
     missing = [c for c in carried if c not in events.columns]
     if missing:
         raise AnalysisError(f"carry names columns not in {instrument.id}: {missing}", field=f"{where}.carry")
-    out = out.join(events[[PERSON_KEY, *carried]].groupby(PERSON_KEY, sort=True).first())
+    # only the columns the summaries read are reordered: a record has dozens of columns and
+    # hundreds of thousands of rows, and reordering all of them would cost most of the time
+    needed = {PERSON_KEY, *carried, *(s.of for s in specs.values() if s.of)}
+    for name, spec in specs.items():
+        if spec.where:
+            needed |= _names(spec.where, f"{where}.derive.{name}")
+    if date is not None:
+        needed.add(date.id)
+    events = events[[c for c in events.columns if c in needed]]
+    if events[PERSON_KEY].hasnans:
+        events = events.loc[events[PERSON_KEY].notna()]
+    codes, people = pd.factorize(events[PERSON_KEY], sort=True)
+    if date is not None and date.id in events.columns:
+        order = person_date_order(codes, events[date.id])
+        if (np.diff(order) < 0).any():  # sources come sorted from the units cache
+            events, codes = events.take(order), codes[order]
+    out = pd.DataFrame(index=pd.Index(np.asarray(people, dtype=object), name=PERSON_KEY))
+    for name, spec in specs.items():
+        mask = (_evaluate(spec.where, events, f"{where}.derive.{name}").fillna(False).astype(bool)
+                if spec.where else pd.Series(True, index=events.index))
+        if spec.agg in {"count", "any"}:
+            counts = np.bincount(codes, weights=mask.to_numpy(dtype="float64"), minlength=len(people))
+            out[name] = (counts if spec.agg == "count" else counts > 0).astype("int64")
+            continue
+        if spec.of not in events.columns:
+            raise AnalysisError(f"derive {name!r} summarises {spec.of!r}, which is not a column of "
+                                f"{instrument.id}", field=f"{where}.derive.{name}")
+        summary = getattr(events[spec.of].where(mask).groupby(codes, sort=True), spec.agg)()
+        out[name] = summary.set_axis(out.index)
+    first = events[carried].groupby(codes, sort=True).first()
+    for column in carried:
+        out[column] = first[column].set_axis(out.index)
     return out.reset_index()
 
 
 def _joined(spec: JoinSpec, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
-            where: str) -> pd.DataFrame:
+            where: str, ordered: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if spec.source not in data or spec.source not in instruments:
         raise AnalysisError(f"join names instrument {spec.source!r}, which has no scored data", field=where)
     frame, instrument = data[spec.source], instruments[spec.source]
     if spec.per_person:
-        part = per_person(frame, instrument, derive=spec.derive, carry=spec.carry, where=where)
+        part = per_person(ordered.get(spec.source, frame), instrument, derive=spec.derive, carry=spec.carry,
+                          where=where)
         part = part.drop(columns=[service_column(instrument)]) if service_column(instrument) not in spec.carry else part
     else:
         if spec.wave is not None:
@@ -120,7 +160,7 @@ def _joined(spec: JoinSpec, data: Mapping[str, pd.DataFrame], instruments: Mappi
 
 
 def build_units(spec: DataSpec, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
-                *, where: str = "data") -> pd.DataFrame:
+                *, where: str = "data", ordered: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The analysis units of one plan entry.
 
     Parameters
@@ -130,6 +170,9 @@ def build_units(spec: DataSpec, data: Mapping[str, pd.DataFrame], instruments: M
     data : mapping of str to DataFrame
         Scored data per instrument id.
     instruments : mapping of str to Instrument
+    ordered : mapping of str to DataFrame, optional
+        Event sources already in person-then-date order, read instead of ``data`` for
+        per-woman summaries (:class:`UnitsCache` orders each source once).
 
     Returns
     -------
@@ -153,11 +196,13 @@ def build_units(spec: DataSpec, data: Mapping[str, pd.DataFrame], instruments: M
                             fix="run `pceval build` first, or correct data.source in the plan")
     instrument = instruments[spec.source]
     if spec.per_person:
-        frame = per_person(data[spec.source], instrument, derive=spec.derive, carry=spec.carry, where=where)
+        ordered = ordered or {}
+        frame = per_person(ordered.get(spec.source, data[spec.source]), instrument, derive=spec.derive,
+                           carry=spec.carry, where=where)
     else:
         frame = data[spec.source].copy()
     for number, join in enumerate(spec.join, start=1):
-        part = _joined(join, data, instruments, f"{where}.join[{number}]")
+        part = _joined(join, data, instruments, f"{where}.join[{number}]", ordered or {})
         clash = sorted(set(part.columns) & set(frame.columns) - {PERSON_KEY})
         if clash:
             raise AnalysisError(f"joined columns {clash} are already columns of the units",
@@ -172,4 +217,59 @@ def build_units(spec: DataSpec, data: Mapping[str, pd.DataFrame], instruments: M
     return frame.reset_index(drop=True)
 
 
-__all__ = ["build_units", "per_person", "service_column"]
+class UnitsCache:
+    """Analysis units built once per distinct ``data`` description and handed out as copies.
+
+    Most analyses of a plan entry share the entry's ``data``, and several entries aggregate the
+    same contact record per woman; at national scale building the units is a large share of an
+    analysis, so they are built once. Each caller gets its own copy, so no method can change
+    what the next one sees.
+
+    Examples
+    --------
+    >>> from pceval.analyse.plan import DataSpec
+    >>> from pceval.instrument import load_instrument
+    >>> rec = pd.DataFrame({"pid": ["a", "b"], "service_id": ["S01", "S01"], "outcome": ["reached", None]})
+    >>> cache = UnitsCache({"contact_record": rec}, {"contact_record": load_instrument("contact_record")})
+    >>> spec = DataSpec(source="contact_record", per_person=True, derive={"n": "outcome == 'reached'"})
+    >>> first = cache.units(spec)
+    >>> first["n"] = 0
+    >>> cache.units(spec)["n"].tolist(), len(cache)
+    ([1, 0], 1)
+    """
+
+    def __init__(self, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument]) -> None:
+        self.data, self.instruments = data, instruments
+        self._built: dict[str, pd.DataFrame] = {}
+        self._ordered: dict[str, pd.DataFrame] = {}
+        self._seen: set[str] = set()
+
+    def _source(self, source: str) -> None:
+        # an event source is put in person-then-date order once, so that no per-woman
+        # summary of it has to reorder its rows again
+        if source in self._seen or source not in self.data or source not in self.instruments:
+            return
+        self._seen.add(source)
+        frame, date = self.data[source], self.instruments[source].role_item(Role.EVENT_DATE)
+        if date is None or PERSON_KEY not in frame.columns or date.id not in frame.columns:
+            return
+        codes = pd.factorize(frame[PERSON_KEY], sort=True, use_na_sentinel=False)[0]
+        order = person_date_order(codes, frame[date.id])
+        self._ordered[source] = frame.take(order).reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+    def units(self, spec: DataSpec, *, where: str = "data") -> pd.DataFrame:
+        """The units ``spec`` describes (:func:`build_units`), as a copy."""
+        key = spec.model_dump_json()
+        if key not in self._built:
+            for source in ([spec.source] if spec.per_person else []) + [j.source for j in spec.join
+                                                                        if j.per_person]:
+                self._source(source)
+            self._built[key] = build_units(spec, self.data, self.instruments, where=where,
+                                           ordered=self._ordered)
+        return self._built[key].copy()
+
+
+__all__ = ["UnitsCache", "build_units", "per_person", "person_date_order", "service_column"]

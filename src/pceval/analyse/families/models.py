@@ -45,7 +45,7 @@ from pceval.errors import AnalysisError
 from pceval.privacy.deidentify import PERSON_KEY
 from pceval.results import result_frame
 
-__all__ = ["fit_logistic", "fit_mixed", "fit_ols"]
+__all__ = ["covariate_patterns", "fit_logistic", "fit_mixed", "fit_ols", "fit_ols_absorbed"]
 
 WAVE = "_wave"
 
@@ -309,8 +309,32 @@ def binary_outcome(units: pd.DataFrame, source: str, field: str) -> pd.Series:
     return y
 
 
+def covariate_patterns(exog: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of a design matrix: the rows, each unit's row number, and the counts.
+
+    Examples
+    --------
+    >>> rows, inverse, counts = covariate_patterns(np.array([[1., 0.], [1., 1.], [1., 0.]]))
+    >>> rows.tolist(), inverse.tolist(), counts.tolist()
+    ([[1.0, 0.0], [1.0, 1.0]], [0, 1, 0], [2, 1])
+    """
+    # column by column, each row's pattern so far is renumbered in order of first appearance:
+    # exact, linear in the rows, and far quicker than sorting rows of a hundred columns
+    inverse = np.zeros(len(exog), dtype="int64")
+    for column in np.asarray(exog, dtype="float64").T:
+        codes, levels = pd.factorize(column)
+        inverse = pd.factorize(inverse * len(levels) + codes)[0]
+    _, first = np.unique(inverse, return_index=True)
+    return np.asarray(exog, dtype="float64")[first], inverse, np.bincount(inverse)
+
+
 def fit_logistic(y: np.ndarray, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Binomial GLM (logit link) of ``y`` on an intercept and ``x``: coefficients and covariance.
+
+    Women who share a covariate pattern (the same cohort and service, say) are fitted as one
+    binomial row of successes out of trials: the likelihood differs only by a constant, so the
+    estimates and their covariance are those of the row-per-woman fit, and a model with a fixed
+    effect for each of 100 services fits in milliseconds rather than a minute.
 
     Examples
     --------
@@ -321,9 +345,24 @@ def fit_logistic(y: np.ndarray, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray
     [-13.0213, 2.8261, 0.0952, 2.3787]
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
     exog = np.column_stack([np.ones(len(x)), x.to_numpy(dtype="float64")])
-    fit = sm.GLM(np.asarray(y, dtype="float64"), exog, family=sm.families.Binomial()).fit()
+    rows, inverse, trials = covariate_patterns(exog)
+    successes = np.bincount(inverse, weights=np.asarray(y, dtype="float64"), minlength=len(rows))
+    endog = np.column_stack([successes, trials - successes])
+    # with as many patterns as parameters (a saturated model) the working regression inside
+    # IRLS has no residual degrees of freedom; its scale is unused (the binomial's is 1), so
+    # its 0/0 is harmless. Statsmodels also takes a saturated grouped fit, whose predictions
+    # equal the observed shares, for perfect prediction; the check is made here as it is for
+    # a row per woman: every woman predicted exactly.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        fit = sm.GLM(endog, rows, family=sm.families.Binomial()).fit()
+    observed = successes / trials
+    if np.isin(observed, (0.0, 1.0)).all() and np.allclose(fit.fittedvalues, observed):
+        warnings.warn("Perfect separation or prediction detected, parameter may not be identified",
+                      PerfectSeparationWarning, stacklevel=2)
     return np.asarray(fit.params), np.asarray(fit.cov_params())
 
 
@@ -339,22 +378,31 @@ def marginal_difference(beta: np.ndarray, cov: np.ndarray, exog: np.ndarray, on:
     of a categorical term, ``set_to`` holds the values of those columns at the level (the
     reference is all zeros): the estimate is the mean over all units of p(level) - p(reference).
     For a numeric term (``set_to`` None, one column) it is the mean of beta * p * (1 - p).
+    Units sharing a covariate pattern are computed once and weighted by their number.
+
+    Examples
+    --------
+    >>> exog = np.array([[1., 0.], [1., 1.], [1., 1.]])
+    >>> out = marginal_difference(np.array([0., 1.]), np.eye(2) * .01, exog, [1], np.array([1.]))
+    >>> round(out["estimate"], 4)
+    0.2311
     """
+    exog, _inverse, weights = covariate_patterns(exog)
+    weights = weights / weights.sum()
     if set_to is None:
         j = on[0]
         p = _expit(exog @ beta)
         w = p * (1 - p)
-        estimate = float(np.mean(beta[j] * w))
-        grad = (beta[j] * (w * (1 - 2 * p)))[:, None] * exog
-        grad = grad.mean(axis=0)
-        grad[j] += float(np.mean(w))
+        estimate = float(weights @ (beta[j] * w))
+        grad = weights @ ((beta[j] * (w * (1 - 2 * p)))[:, None] * exog)
+        grad[j] += float(weights @ w)
     else:
         x1, x0 = exog.copy(), exog.copy()
         x1[:, on] = set_to
         x0[:, on] = 0.0
         p1, p0 = _expit(x1 @ beta), _expit(x0 @ beta)
-        estimate = float(np.mean(p1 - p0))
-        grad = ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0).mean(axis=0)
+        estimate = float(weights @ (p1 - p0))
+        grad = weights @ ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0)
     return wald(estimate, float(np.sqrt(grad @ cov @ grad)))
 
 
@@ -370,7 +418,7 @@ def varying_services(frame: pd.DataFrame, service: str, y: pd.Series) -> pd.Seri
     """Rows of services whose outcome varies: a service where every woman has the same outcome
     carries no information on the other terms once it has its own effect, and its effect is
     infinite (perfect separation)."""
-    spread = y.groupby(frame[service]).transform(lambda s: s.nunique())
+    spread = y.groupby(frame[service]).transform("nunique")
     return spread.gt(1)
 
 
@@ -477,6 +525,37 @@ class RegressionParams(Params):
     terms: tuple[str, ...] = Field(min_length=1)
     cluster: str | None = "service"
     references: dict[str, str] = Field(default_factory=dict)
+
+
+def fit_ols_absorbed(y: np.ndarray, x: pd.DataFrame, groups: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """OLS of ``y`` on ``x`` with a fixed effect per group, absorbed: coefficients of ``x``, HC1.
+
+    By the Frisch-Waugh-Lovell theorem, regressing the within-group deviations of ``y`` on
+    those of ``x`` gives the coefficients and residuals of the regression with an intercept
+    and a dummy per group, and the same heteroskedasticity-robust sandwich; HC1's small-sample
+    factor counts the absorbed parameters, so the result equals :func:`fit_ols` with
+    :func:`service_dummies` without building a column per group.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"g": rng.choice(list("abc"), 200), "x": rng.normal(size=200)})
+    >>> y = frame["x"] * 2 + frame["g"].map({"a": 0, "b": 1, "c": 3}) + rng.normal(size=200)
+    >>> beta, cov = fit_ols_absorbed(y.to_numpy(), frame[["x"]], frame["g"])
+    >>> full, full_cov, _ = fit_ols(y.to_numpy(), pd.concat([frame[["x"]], service_dummies(frame, "g")], axis=1), None)
+    >>> bool(np.isclose(beta[0], full[1])), bool(np.isclose(cov[0, 0], full_cov[1, 1]))
+    (True, True)
+    """
+    import statsmodels.api as sm
+
+    codes = pd.factorize(pd.Series(groups).astype("string"))[0]
+    values = np.column_stack([np.asarray(y, dtype="float64"), x.to_numpy(dtype="float64")])
+    sums = np.zeros((codes.max() + 1, values.shape[1]))
+    np.add.at(sums, codes, values)
+    within = values - (sums / np.bincount(codes)[:, None])[codes]
+    fit = sm.OLS(within[:, 0], within[:, 1:]).fit(cov_type="HC0")
+    n, k = len(within), within.shape[1] - 1 + int(codes.max()) + 1
+    return np.asarray(fit.params), np.asarray(fit.cov_params()) * n / (n - k)
 
 
 def fit_ols(y: np.ndarray, x: pd.DataFrame, clusters: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float | None]:

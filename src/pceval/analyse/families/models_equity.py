@@ -18,7 +18,7 @@ from scipy import stats
 
 from pceval.analyse.families.models import (
     fit_logistic,
-    fit_ols,
+    fit_ols_absorbed,
     marginal_difference,
     service_dummies,
     varying_services,
@@ -202,9 +202,8 @@ def _mean_gap(frame: pd.DataFrame, name: str, column: str, labels: tuple[str, st
     low, high = compare.tconfint_diff(usevar="unequal")
     diff.update(estimate=float(a.mean() - b.mean()), ci_low=float(low), ci_high=float(high),
                 p_value=float(compare.ttest_ind(usevar="unequal")[1]))
-    x = pd.concat([frame[["in"]], service_dummies(frame, "service")], axis=1)
-    beta, cov, _ = fit_ols(frame["y"].to_numpy(), x, None)
-    adj.update(wald(float(beta[1]), float(np.sqrt(cov[1, 1]))), note="HC1 standard errors")
+    beta, cov = fit_ols_absorbed(frame["y"].to_numpy(), frame[["in"]], frame["service"])
+    adj.update(wald(float(beta[0]), float(np.sqrt(cov[0, 0]))), note="HC1 standard errors")
     return rows + [diff, adj]
 
 
@@ -270,7 +269,7 @@ def run_caseload(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """
     import statsmodels.api as sm
 
-    from pceval.analyse.units import build_units, service_column
+    from pceval.analyse.units import service_column
 
     no_breakdowns(context, "caseload")
     p: CaseloadParams = context.params
@@ -285,7 +284,7 @@ def run_caseload(units: pd.DataFrame, context: Context) -> pd.DataFrame:
         rows.append({"indicator": p.measure_id, "statistic": "median", "n": len(workers), "method": "workers",
                      "estimate": float(workers["m"].median())})
     by_service = workers.groupby("service")["m"].mean()
-    women = build_units(p.record, context.data, context.instruments, where=f"{where}.record")
+    women = context.units(p.record, where=f"{where}.record")
     record_service = service_column(context.instruments[p.record.source])
     for outcome in p.outcomes:
         values = pd.to_numeric(evaluate(women, outcome.value, field=f"{where}.outcomes.{outcome.id}"),

@@ -20,6 +20,7 @@ breakdown. Disclosure control is not applied here (:mod:`pceval.analyse.run` doe
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Hashable, Iterator, Sequence
@@ -38,6 +39,7 @@ from scipy import stats
 
 from pceval.analyse.methods import wilson_interval
 from pceval.analyse.registry import Context, Params, register
+from pceval.analyse.units import person_date_order
 from pceval.errors import AnalysisError
 from pceval.instrument.expressions import ExpressionError, parse_expression
 from pceval.instrument.model import Role
@@ -625,18 +627,26 @@ class SummaryParams(Params):
     sequence: SequenceSpec | None = None
 
 
-def _event_rows(units: pd.DataFrame, context: Context, param: str) -> pd.DataFrame:
-    """The source's event rows of the units' women, in event-date order (file order on ties)."""
+def _event_rows(units: pd.DataFrame, context: Context, param: str, expressions: tuple[str, ...]) -> pd.DataFrame:
+    """The source's event rows of the units' women, in event-date order (file order on ties).
+
+    Only the columns ``expressions`` read are kept: reordering every column of a national
+    record would take most of the analysis's time.
+    """
     if PERSON_KEY not in units.columns or units[PERSON_KEY].duplicated().any():
         raise AnalysisError(f"{context.question_id}: {param} needs one unit per woman (data.per_person: true)",
                             field=_where(context, param))
     source = context.question.data_of(context.analysis).source
     frame = context.data[source]
-    events = frame.loc[frame[PERSON_KEY].isin(units[PERSON_KEY])]
     item = context.instrument.role_item(Role.EVENT_DATE)
+    needed = {PERSON_KEY} | ({item.id} if item is not None else set())
+    for source_text in expressions:
+        with contextlib.suppress(ExpressionError):  # reported where the expression is evaluated
+            needed |= parse_expression(source_text, analysis=True).names
+    events = frame.loc[frame[PERSON_KEY].isin(units[PERSON_KEY]), [c for c in frame.columns if c in needed]]
     if item is not None and item.id in events.columns:
-        events = events.assign(_order=np.arange(len(events)))
-        events = events.sort_values([PERSON_KEY, item.id, "_order"], kind="stable", na_position="last")
+        codes = pd.factorize(events[PERSON_KEY], sort=True)[0]
+        events = events.take(person_date_order(codes, events[item.id]))
     return events
 
 
@@ -648,7 +658,7 @@ def _evaluate(source: str, frame: pd.DataFrame, context: Context, param: str) ->
 
 
 def _with_sequence(units: pd.DataFrame, context: Context, spec: SequenceSpec) -> pd.DataFrame:
-    events = _event_rows(units, context, "sequence")
+    events = _event_rows(units, context, "sequence", (spec.attempt, spec.success))
     seq = attempt_sequences(events, unit=PERSON_KEY,
                             attempt=_evaluate(spec.attempt, events, context, "sequence.attempt"),
                             success=_evaluate(spec.success, events, context, "sequence.success"))
@@ -783,7 +793,7 @@ def run_attempt_curve(units: pd.DataFrame, context: Context) -> pd.DataFrame:
       not yet tried again) count as not reached.
     """
     params: AttemptCurveParams = context.params
-    events = _event_rows(units, context, "attempt")
+    events = _event_rows(units, context, "attempt", (params.attempt, params.success))
     seq = attempt_sequences(events, unit=PERSON_KEY,
                             attempt=_evaluate(params.attempt, events, context, "attempt"),
                             success=_evaluate(params.success, events, context, "success"))
