@@ -4,19 +4,29 @@ Every output pceval writes goes through these helpers: the content is written to
 file in the destination folder and renamed over the target, so an interrupted run leaves the
 previous output intact. Parquet and CSV are written without timestamps or other run-dependent
 metadata so the same input gives byte-identical files.
+
+One file at a time is not enough where files belong together (a build's tables and the
+manifest that records their hashes): :func:`replace_directory` puts a whole folder, written
+beside the one it replaces, in place in one step, and :func:`recover_directory` tidies up
+after a run that was stopped part way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import functools
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +150,177 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --- whole folders --------------------------------------------------------------------------
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+# what renameat2 answers where the kernel or the file system cannot exchange (EPERM: some
+# container sandboxes refuse system calls they do not know this way)
+_CANNOT_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM}
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's ``renameat2`` (Linux, glibc 2.28 and later), if there is one."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def exchange_paths(first: str | Path, second: str | Path) -> bool:
+    """Swap two existing paths in one step (each name then holds what the other held).
+
+    Readers of either name see the one or the other at every instant, never neither. Uses
+    Linux's ``renameat2`` with ``RENAME_EXCHANGE``.
+
+    Returns
+    -------
+    bool
+        False, having changed nothing, where the system or the file system cannot exchange.
+
+    Raises
+    ------
+    OSError
+        If a path does not exist or cannot be renamed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a").write_text("a"); _ = (d / "b").write_text("b")
+    >>> exchange_paths(d / "a", d / "b") is False or (d / "a").read_text() == "b"
+    True
+    """
+    function = _renameat2()
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _CANNOT_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def sync_tree(folder: str | Path) -> None:
+    """Flush every file and folder under ``folder`` to disk.
+
+    Renaming a folder into place is only as safe as its contents are durable: after a power
+    cut the rename may have reached the disk before the data did.
+    """
+    folder = Path(folder)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            _fsync(path)
+    for path in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_folder(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    # a folder's entries (the names just renamed) are flushed through the folder itself;
+    # Windows cannot open a folder for this and journals its renames anyway
+    if os.name != "nt":
+        _fsync(path)
+
+
+def replace_directory(source: str | Path, target: str | Path, *, retired: str | Path) -> None:
+    """Put the complete folder ``source`` at ``target``, replacing the folder there.
+
+    ``source`` must be a sibling of ``target`` (same file system). Where paths can be
+    exchanged (:func:`exchange_paths`) the two are swapped, so ``target`` is at every instant
+    the old folder or the new one, and the old one is then deleted. Elsewhere ``target`` is
+    renamed to ``retired`` and ``source`` to ``target``: a run stopped between the two renames
+    leaves no ``target``, which :func:`recover_directory` puts right.
+
+    Parameters
+    ----------
+    source : path
+        The new folder, fully written (flushed with :func:`sync_tree` for durability).
+    target : path
+        Where readers look for it.
+    retired : path
+        A free name beside ``target`` for the old folder until it is deleted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "out").mkdir(); _ = (d / "out" / "old.txt").write_text("old")
+    >>> (d / "next").mkdir(); _ = (d / "next" / "new.txt").write_text("new")
+    >>> replace_directory(d / "next", d / "out", retired=d / "old")
+    >>> sorted(p.name for p in d.iterdir()), [p.name for p in (d / "out").iterdir()]
+    (['out'], ['new.txt'])
+    """
+    source, target, retired = Path(source), Path(target), Path(retired)
+    if not target.exists():
+        os.rename(source, target)
+        _fsync_folder(target.parent)
+        return
+    if exchange_paths(source, target):
+        retired = source  # the old folder now has the new one's name
+    else:
+        os.rename(target, retired)
+        os.rename(source, target)
+    _fsync_folder(target.parent)
+    _remove(retired)
+
+
+def recover_directory(target: str | Path, *, staging: str | Path, retired: str | Path,
+                      complete: str) -> None:
+    """Undo what a run stopped part way through writing ``target`` left behind.
+
+    If ``target`` is missing because the run stopped inside :func:`replace_directory`, the
+    new folder takes its place when it is complete (it holds the file ``complete``, which is
+    written last), else the old one returns. Then whatever is left at ``staging`` (a folder
+    never finished, or an old one not yet deleted) and at ``retired`` is deleted.
+
+    Parameters
+    ----------
+    target : path
+        The folder readers look for.
+    staging, retired : path
+        The names :func:`replace_directory` was given as ``source`` and ``retired``.
+    complete : str
+        A file, relative to the folder, that exists only once the folder is complete.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "old").mkdir(); (d / "next").mkdir()
+    >>> recover_directory(d / "out", staging=d / "next", retired=d / "old", complete="done")
+    >>> sorted(p.name for p in d.iterdir())
+    ['out']
+    """
+    target, staging, retired = Path(target), Path(staging), Path(retired)
+    if not target.exists():
+        if (staging / complete).is_file():
+            os.rename(staging, target)
+        elif retired.is_dir():
+            os.rename(retired, target)
+    for leftover in (staging, retired):
+        _remove(leftover)
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder with its contents, a file or a link (not what a link points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -8,12 +8,21 @@ Zone rules: ``raw/`` is only read (and hashed); ``build/staged/`` is the only pl
 identifiable data is written; everything is written atomically, so an interrupted run leaves
 the previous outputs in place; nothing depends on the clock or on hash order, so the same raw
 files, plan, configuration and key give byte-identical outputs.
+
+A build is atomic as a whole, not only file by file: it writes a complete new ``build/`` in a
+hidden folder beside it (``.build-next/``, its ``staged/`` the private zone of the build in
+progress) and puts it in place in one step when everything, the manifest last, is written.
+``build/`` is therefore always one complete build, its manifest true of its files, however
+the run ends; the next build deletes what a stopped one left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +46,15 @@ from pceval.ingest import IngestResult, read_export
 from pceval.instrument import Instrument, load_catalogue, load_instrument
 from pceval.instrument.codebook import write_codebook
 from pceval.instrument.model import Role
-from pceval.io import sha256_file, write_csv, write_json, write_parquet
+from pceval.io import (
+    recover_directory,
+    replace_directory,
+    sha256_file,
+    sync_tree,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
 from pceval.outputs import write_datapackage, write_dta, write_sav
 from pceval.outputs.missing_codes import part_for, split_by_instrument
@@ -49,6 +66,11 @@ from pceval.results import RESULT_COLUMNS
 from pceval.score.dex import write_dex_export
 from pceval.score.psychometrics import scale_reliability
 from pceval.score import CHANGE_COLUMNS, score_change, score_dex, score_domains, score_scales
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks on folders, builds are not locked there
+    fcntl = None
 
 Step = Callable[[str], None]
 # progress steps of a build: ingest, clean, de-identify per source; score, shareable, quality
@@ -359,17 +381,116 @@ def _concat_logs(parts: Iterable[pd.DataFrame], columns: Iterable[str]) -> pd.Da
     return pd.concat(parts, ignore_index=True).loc[:, columns]
 
 
+#: Beside ``build/``: the build being written, and the previous one until it is deleted.
+BUILD_STAGING = ".build-next"
+BUILD_RETIRED = ".build-old"
+#: Written last into a build, so a folder holding it is a complete build.
+BUILD_MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class _Staging(Project):
+    """The project as a build in progress sees it: its ``build/`` is the staging folder."""
+
+    staging: Path
+
+    @property
+    def build(self) -> Path:
+        return self.staging
+
+    @property
+    def published(self) -> Path:
+        """Where the build goes once complete: the project's own ``build/``."""
+        return Project.build.fget(self)  # the property this class overrides
+
+
+@contextlib.contextmanager
+def _exclusive(project: Project) -> Iterator[None]:
+    """Hold the evaluation for one build at a time.
+
+    A build deletes what an earlier, stopped build left beside ``build/``; a second build
+    running at the same time would have its half-written folder deleted under it. The lock
+    is the operating system's on the evaluation folder, so it goes with the process however
+    that ends.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(project.root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError("another build of this evaluation is running", file=project.root,
+                            fix="wait for it to finish, then build again") from None
+        except OSError:
+            pass  # a file system without locks (some network shares): build unguarded
+        yield
+    finally:
+        os.close(fd)
+
+
+def recover_build(project: Project) -> None:
+    """Tidy what a build stopped part way left beside ``build/``.
+
+    If the build was stopped while putting its folder in place and ``build/`` is missing, the
+    complete new build (or else the previous one) becomes ``build/``; the unfinished folder
+    and the old one awaiting deletion are deleted. :func:`build` does this first.
+    """
+    recover_directory(project.build, staging=project.root / BUILD_STAGING,
+                      retired=project.root / BUILD_RETIRED, complete=BUILD_MANIFEST)
+
+
 def build(project: Project, step: Step = _noop) -> BuildSummary:
     """Run the build zones: ingest, validate + clean, de-identify, score.
+
+    Everything is written into a new folder beside ``build/`` that replaces it in one step at
+    the end, so ``build/`` is at every instant the previous complete build or this one (where
+    the system can swap two folders, as Linux can; elsewhere two renames leave a moment
+    without ``build/``, which the next build completes if it was stopped there). The
+    manifest records every file of the build (not ``staged/``) with its hash. The coding
+    workbooks (``coding/``, outside the build) are written after the new build is in place,
+    from its scored data, unless coding has started; ``coding/export.json`` identifies them.
 
     Returns
     -------
     BuildSummary
         Rows in, kept and quarantined per raw file, and the outputs written.
+
+    Raises
+    ------
+    DataError
+        If another build of the same evaluation is running.
     """
     instruments = source_instruments(project)
-    by_id = {inst.id: inst for inst in instruments.values()}
     key = project_key(project)  # before anything is written: no key, no partial output
+    with _exclusive(project):
+        recover_build(project)
+        staging = project.root / BUILD_STAGING
+        staging.mkdir()
+        try:
+            summary, scored = _build_into(_Staging(root=project.root, config=project.config,
+                                                   staging=staging), instruments, key, step)
+            sync_tree(staging)
+        except BaseException:
+            # a build that fails leaves no half-written folder (nor its identifiable staged
+            # data) behind; only a killed one does, until the next build deletes it
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        replace_directory(staging, project.build, retired=project.root / BUILD_RETIRED)
+        summary.outputs = [project.build / p.relative_to(staging) for p in summary.outputs]
+        # the open-text answers go out for coding only from the scored zone, scrubbed, and
+        # only once that zone is the published build: the workbooks never run ahead of it
+        by_id = {inst.id: inst for inst in instruments.values()}
+        summary.outputs += write_coding_sheets(project, scored, by_id)
+    step("write build outputs")
+    return summary
+
+
+def _build_into(project: _Staging, instruments: dict[str, Instrument], key: bytes,
+                step: Step) -> tuple[BuildSummary, dict[str, pd.DataFrame]]:
+    """Write a complete build into the staging folder, the manifest last; return the scored data."""
+    by_id = {inst.id: inst for inst in instruments.values()}
     raw_hashes = {s.file: sha256_file(project.source_path(s)) for s in project.config.sources
                   if project.source_path(s).exists()}
     staged = ingest(project, instruments, step)
@@ -394,8 +515,6 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
         outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
         outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
     outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
-    # the open-text answers go out for coding only from the scored zone, scrubbed
-    outputs += write_coding_sheets(project, scored, by_id)
     if len(missing):
         missing = missing.astype({"reason": "string"})
     outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
@@ -420,17 +539,18 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     kanon = check_k_anonymity(by_instrument, by_id, k=project.config.privacy.k_anonymity)
     outputs.append(write_csv(build_dir / "audit" / "k_anonymity.csv", kanon))
     summary.warnings = k_anonymity_warnings(kanon)
+    # recorded under the names they will have once the staging folder is build/
+    published = project.published.relative_to(project.root)
     manifest = {
         "pceval_version": __version__,
         "raw": raw_hashes,
         "instruments": {i.id: i.version for i in by_id.values()},
         "rows": summary.rows,
-        "outputs": {str(p.relative_to(project.root)): sha256_file(p) for p in sorted(outputs)},
+        "outputs": {str(published / p.relative_to(build_dir)): sha256_file(p) for p in sorted(outputs)},
     }
-    outputs.append(write_json(build_dir / "manifest.json", manifest))
+    outputs.append(write_json(build_dir / BUILD_MANIFEST, manifest))
     summary.outputs = outputs
-    step("write build outputs")
-    return summary
+    return summary, scored
 
 
 def clean_export(file: str | Path, instrument: str | Path, *, out_dir: str | Path,
