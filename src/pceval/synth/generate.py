@@ -296,7 +296,8 @@ _HEADER = """\
 
 
 def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int = 8,
-                        women: int = 1500) -> SynthSummary:
+                        women: int = 1500,
+                        free_text_identifiers: float | None = None) -> SynthSummary:
     """Write a ready synthetic evaluation project with known ground truth.
 
     Parameters
@@ -308,6 +309,11 @@ def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int
         The same seed gives byte-identical files.
     services, women : int
         Number of services and of women identified (across services).
+    free_text_identifiers : float, optional
+        Share of free-text answers (case notes and every survey's comments) that carry an
+        identifier. By default about one in twelve, as in real data; a leak test raises it to
+        plant identifiers in every instrument's free text (``truth/canaries.json`` lists them
+        all, whatever the share).
 
     Returns
     -------
@@ -323,11 +329,14 @@ def generate_evaluation(root: str | Path, *, seed: int = 20260101, services: int
     if services < 1 or women < services:
         raise ValueError(f"need at least one service and one woman per service "
                          f"(got {services} services, {women} women)")
+    if free_text_identifiers is not None and not 0.0 <= free_text_identifiers <= 1.0:
+        raise ValueError("free_text_identifiers is a share from 0 to 1, "
+                         f"got {free_text_identifiers}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     key_path = _write_key(root, seed)
     instruments = {i: load_instrument(i) for i in INSTRUMENTS}
-    sim = simulate(seed, services, women, instruments)
+    sim = simulate(seed, services, women, instruments, free_text_identifiers=free_text_identifiers)
     rng_meta = np.random.default_rng([seed, 1])
     rng_faults = np.random.default_rng([seed, 2])
     period = (day(PERIOD_START), day(EXPORT_DATE))

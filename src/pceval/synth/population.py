@@ -172,6 +172,9 @@ LATE_DECLINE = 0.06
 FOLLOW_ON_REACHED = 0.82
 DISENGAGE_MEAN_DAYS = 240.0
 NOTE_SHARE = 0.18
+# Share of free-text answers (case notes, every survey's comments) that carry an identifier;
+# staff comments too: the synthetic evaluations tests rely on were generated with this share,
+# and another would change their bytes.
 FREE_TEXT_IDENTIFIER_SHARE = 0.08
 SURVEY = {"baseline": 0.70, "exit": 0.70, "followup": 0.66, "attrition_slope": 0.5,
           "gate_no": 0.02, "consent_no": 0.02, "comment": 0.22}
@@ -666,8 +669,11 @@ def _empty(instrument: Instrument, n: int) -> dict[str, np.ndarray]:
 
 def _free_text(rng, templates, rows: np.ndarray, share: float, people: dict[str, np.ndarray],
                n: int, column: str, out: dict) -> None:
-    """Write free text into ``rows`` of ``column`` and note the identifier each carries."""
-    filled = texts.fill(rng, templates, len(rows), identifier_share=FREE_TEXT_IDENTIFIER_SHARE,
+    """Write free text into ``rows`` of ``column`` and note the identifier each carries.
+
+    About ``share`` of the texts carry an identifier.
+    """
+    filled = texts.fill(rng, templates, len(rows), identifier_share=share,
                         people={k: v[rows] for k, v in people.items()})
     values = np.full(n, None, dtype=object)
     values[rows] = filled.text
@@ -682,8 +688,12 @@ def _free_text(rng, templates, rows: np.ndarray, share: float, people: dict[str,
 
 def record_answers(rng: np.random.Generator, inst: Instrument, services: pd.DataFrame,
                    women: pd.DataFrame, events: pd.DataFrame, case: pd.DataFrame,
-                   people: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The partner contact record's answer frame: one row per event, case fields repeated."""
+                   people: dict[str, np.ndarray], *,
+                   identifier_share: float = FREE_TEXT_IDENTIFIER_SHARE) -> pd.DataFrame:
+    """The partner contact record's answer frame: one row per event, case fields repeated.
+
+    ``identifier_share``: the share of case notes that carry an identifier.
+    """
     spec = CONSTRUCTS["contact_record"]
     it, cd = spec["items"], spec["codes"]
     m = len(events)
@@ -734,7 +744,7 @@ def record_answers(rng: np.random.Generator, inst: Instrument, services: pd.Data
     note_rows = np.flatnonzero(rng.random(m) < NOTE_SHARE)
     names = {"own_name": people["her_name"][w], "his_name": people["his_name"][w],
              "her_given": people["her_given"][w], "his_given": people["his_given"][w]}
-    _free_text(rng, texts.CASE_NOTES, note_rows, FREE_TEXT_IDENTIFIER_SHARE, names, m, it["notes"], out)
+    _free_text(rng, texts.CASE_NOTES, note_rows, identifier_share, names, m, it["notes"], out)
     frame = pd.DataFrame(out, dtype=object)
     frame = apply_visibility(frame, inst, None)
     frame[META + "woman"] = w
@@ -744,8 +754,12 @@ def record_answers(rng: np.random.Generator, inst: Instrument, services: pd.Data
 
 def survey_answers(rng: np.random.Generator, inst: Instrument, services: pd.DataFrame,
                    women: pd.DataFrame, responses: pd.DataFrame, flags: pd.DataFrame,
-                   people: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The women's survey answer frame: one row per woman and wave answered."""
+                   people: dict[str, np.ndarray], *,
+                   identifier_share: float = FREE_TEXT_IDENTIFIER_SHARE) -> pd.DataFrame:
+    """The women's survey answer frame: one row per woman and wave answered.
+
+    ``identifier_share``: the share of her comments that carry an identifier.
+    """
     spec = CONSTRUCTS["womens_survey"]
     it, cd, sc = spec["items"], spec["codes"], spec["scales"]
     r = len(responses)
@@ -831,7 +845,7 @@ def survey_answers(rng: np.random.Generator, inst: Instrument, services: pd.Data
     comment_rows = np.flatnonzero(rng.random(r) < SURVEY["comment"])
     names = {"own_name": people["her_name"][w], "his_name": people["his_name"][w],
              "her_given": people["her_given"][w], "his_given": people["his_given"][w]}
-    _free_text(rng, texts.WOMEN_COMMENTS, comment_rows, FREE_TEXT_IDENTIFIER_SHARE, names, r,
+    _free_text(rng, texts.WOMEN_COMMENTS, comment_rows, identifier_share, names, r,
                it["comments"], out)
     frame = pd.DataFrame(out, dtype=object)
     frame = apply_visibility(frame, inst, wave)
@@ -842,8 +856,12 @@ def survey_answers(rng: np.random.Generator, inst: Instrument, services: pd.Data
 
 
 def staff_answers(rng: np.random.Generator, inst: Instrument, services: pd.DataFrame,
-                  count_column: str, women_share: float) -> pd.DataFrame:
-    """A worker or facilitator survey answer frame: one row per respondent."""
+                  count_column: str, women_share: float, *,
+                  identifier_share: float = FREE_TEXT_IDENTIFIER_SHARE) -> pd.DataFrame:
+    """A worker or facilitator survey answer frame: one row per respondent.
+
+    ``identifier_share``: the share of comments that carry an identifier.
+    """
     spec = CONSTRUCTS[inst.id]
     it, cd = spec["items"], spec["codes"]
     per = services[count_column].to_numpy()
@@ -896,8 +914,8 @@ def staff_answers(rng: np.random.Generator, inst: Instrument, services: pd.DataF
                                       [0.1, 0.1, 0.25, 0.15, 0.2, 0.1, 0.1], r)
     comment_rows = np.flatnonzero(rng.random(r) < 0.45)
     templates = texts.WORKER_COMMENTS if inst.respondent == "worker" else texts.FACILITATOR_COMMENTS
-    _free_text(rng, templates, comment_rows, FREE_TEXT_IDENTIFIER_SHARE * 1.5,
-               {"own_name": names}, r, it["comments"], out)
+    _free_text(rng, templates, comment_rows, identifier_share, {"own_name": names}, r,
+               it["comments"], out)
     frame = pd.DataFrame(out, dtype=object)
     frame = apply_visibility(frame, inst, None)
     frame[META + "service"] = svc
@@ -907,8 +925,20 @@ def staff_answers(rng: np.random.Generator, inst: Instrument, services: pd.DataF
     return frame
 
 
-def simulate(seed: int, n_services: int, n_women: int, instruments: dict[str, Instrument]) -> Simulation:
-    """Simulate the whole evaluation (before messiness) from one seed."""
+def simulate(seed: int, n_services: int, n_women: int, instruments: dict[str, Instrument], *,
+             free_text_identifiers: float | None = None) -> Simulation:
+    """Simulate the whole evaluation (before messiness) from one seed.
+
+    ``free_text_identifiers`` is the share of free-text answers (case notes, women's, workers'
+    and facilitators' comments) that carry an identifier; ``None`` keeps the usual share
+    (:data:`FREE_TEXT_IDENTIFIER_SHARE`). Leak tests raise it, to plant many identifiers in
+    every instrument's free text without simulating a larger evaluation.
+    """
+    share = (FREE_TEXT_IDENTIFIER_SHARE if free_text_identifiers is None
+             else float(free_text_identifiers))
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("free_text_identifiers is a share from 0 to 1, "
+                         f"got {free_text_identifiers!r}")
     check_constructs(instruments)
     streams = np.random.SeedSequence(seed).spawn(6)
     rng_services, rng_women, rng_events, rng_survey, rng_people, rng_answers = (
@@ -926,11 +956,14 @@ def simulate(seed: int, n_services: int, n_women: int, instruments: dict[str, In
     record = instruments["contact_record"]
     womens = instruments["womens_survey"]
     answers = {
-        record.id: record_answers(rng_answers, record, services, women, events, case, people),
-        womens.id: survey_answers(rng_answers, womens, services, women, responses, flags, people),
-        "worker_survey": staff_answers(rng_answers, instruments["worker_survey"], services, "workers", 0.9),
+        record.id: record_answers(rng_answers, record, services, women, events, case, people,
+                                  identifier_share=share),
+        womens.id: survey_answers(rng_answers, womens, services, women, responses, flags, people,
+                                  identifier_share=share),
+        "worker_survey": staff_answers(rng_answers, instruments["worker_survey"], services,
+                                       "workers", 0.9, identifier_share=share),
         "facilitator_survey": staff_answers(rng_answers, instruments["facilitator_survey"], services,
-                                            "facilitators", 0.5),
+                                            "facilitators", 0.5, identifier_share=share),
     }
     parameters = {
         "period": {"start": PERIOD_START, "referral_end": REFERRAL_END, "export_date": EXPORT_DATE},
@@ -943,7 +976,7 @@ def simulate(seed: int, n_services: int, n_women: int, instruments: dict[str, In
         "program": PROGRAM, "attempt_success": ATTEMPT_SUCCESS, "max_attempts": MAX_ATTEMPTS,
         "unreached_split": UNREACHED_SPLIT, "late_decline": LATE_DECLINE,
         "follow_on_reached": FOLLOW_ON_REACHED, "disengage_mean_days": DISENGAGE_MEAN_DAYS,
-        "note_share": NOTE_SHARE, "free_text_identifier_share": FREE_TEXT_IDENTIFIER_SHARE,
+        "note_share": NOTE_SHARE, "free_text_identifier_share": share,
         "survey": SURVEY, "felt_safety": FELT_SAFETY,
     }
     women["her_name"] = people["her_name"]
