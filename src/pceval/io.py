@@ -33,14 +33,16 @@ from typing import Any
 import pandas as pd
 
 
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+# the creation time too: a workbook made in one second and saved in the next differs otherwise
+_MODIFIED = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:(?:created|modified)>)")
 
 
 def fixed_office_times(data: bytes) -> bytes:
     """An Office Open XML file (XLSX, DOCX) with its save time and zip entry times fixed.
 
-    openpyxl stamps the save time into ``docProps/core.xml`` and into every zip entry, so two
-    saves of the same workbook differ; fixing both makes the same input give the same bytes.
+    openpyxl stamps the creation and save times into ``docProps/core.xml`` and into every zip
+    entry, so two saves of the same workbook differ; fixing them makes the same input give the
+    same bytes.
 
     Examples
     --------

@@ -587,6 +587,18 @@ def clean_export(file: str | Path, instrument: str | Path, *, out_dir: str | Pat
 
 # Stage 5: analyse --------------------------------------------------------------------------
 
+#: Scored rows from which the plan's entries are answered by parallel processes: below it,
+#: starting the processes costs more than it saves.
+PARALLEL_ANALYSIS_ROWS = 100_000
+
+
+def analysis_workers(data: dict[str, pd.DataFrame]) -> int:
+    """Processes to answer the plan with: one per processor (at most 4) for large evaluations."""
+    if sum(len(frame) for frame in data.values()) < PARALLEL_ANALYSIS_ROWS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def analyse(project: Project, step: Step = _noop) -> dict[str, pd.DataFrame]:
     """Run the evaluation plan on ``build/scored`` and write ``results/``."""
     instruments = load_instruments_for(project)
@@ -601,7 +613,7 @@ def analyse(project: Project, step: Step = _noop) -> dict[str, pd.DataFrame]:
     privacy = project.config.privacy
     rules = DisclosureRules(min_cell=privacy.effective_min_cell, min_denominator=privacy.min_denominator,
                             min_service_n=privacy.min_service_n, strict=privacy.strict)
-    results = run_plan(plan, data, instruments, rules)
+    results = run_plan(plan, data, instruments, rules, workers=analysis_workers(data))
     step("analyse")
     combined = pd.concat(list(results.values()), ignore_index=True)
     for qid, table in results.items():

@@ -97,6 +97,8 @@ class Method:
     params: type[Params] = NoParams
     prepare: Callable[[pd.DataFrame, Context], pd.DataFrame] | None = None
     pool: bool = True
+    reads_results: bool = False
+    cost: int = 1
     doc: str = ""
 
 
@@ -105,7 +107,7 @@ METHODS: dict[str, Method] = {}
 
 def register(name: str, *, params: type[Params] = NoParams,
              prepare: Callable[[pd.DataFrame, Context], pd.DataFrame] | None = None,
-             pool: bool = True) -> Callable:
+             pool: bool = True, reads_results: bool = False, cost: int = 1) -> Callable:
     """Register a method under ``name`` (a decorator).
 
     Parameters
@@ -119,6 +121,12 @@ def register(name: str, *, params: type[Params] = NoParams,
         both waves, so pooling counts the women who contribute).
     pool : bool
         Whether services with fewer women than the rule are pooled before the method runs.
+    reads_results : bool
+        Whether the method reads the results of earlier plan entries (``Context.results``):
+        such an entry runs after the others.
+    cost : int
+        Rough time of one analysis relative to a table of counts (a model fit costs more), so
+        that parallel workers start the long entries first.
 
     Examples
     --------
@@ -132,6 +140,7 @@ def register(name: str, *, params: type[Params] = NoParams,
     """
     def decorate(function: Callable[[pd.DataFrame, Context], pd.DataFrame]):
         METHODS[name] = Method(name=name, run=function, params=params, prepare=prepare, pool=pool,
+                               reads_results=reads_results, cost=cost,
                                doc=(function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else "")
         return function
     return decorate

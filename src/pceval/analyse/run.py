@@ -7,6 +7,7 @@ after it (:mod:`pceval.privacy.disclosure`).
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping
 
 import pandas as pd
@@ -134,7 +135,7 @@ def _protect_small_pool(result: pd.DataFrame, min_n: int) -> pd.DataFrame:
 
 
 def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[str, Instrument],
-             rules: DisclosureRules | None = None) -> dict[str, pd.DataFrame]:
+             rules: DisclosureRules | None = None, *, workers: int = 1) -> dict[str, pd.DataFrame]:
     """Answer every question of the plan; results keyed by question id, in plan order.
 
     Parameters
@@ -146,6 +147,11 @@ def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[
     instruments : mapping of str to Instrument
     rules : DisclosureRules, optional
         Minimum cell, denominator and service sizes (defaults 5, 10, 10).
+    workers : int
+        Processes answering entries at the same time (where the system can fork). Entries
+        are independent of one another except those whose method reads earlier results (the
+        scorecard), which run afterwards in plan order; every table is the same whatever
+        the number of workers.
 
     Returns
     -------
@@ -174,12 +180,61 @@ def run_plan(plan: Plan, data: Mapping[str, pd.DataFrame], instruments: Mapping[
     from threadpoolctl import threadpool_limits
 
     rules = rules or DisclosureRules()
-    results: dict[str, pd.DataFrame] = {}
+    answered: dict[str, pd.DataFrame] = {}
     cache = UnitsCache(data, instruments)
+    independent = [q for q in plan.questions if not _reads_results(q)]
+    if workers > 1 and len(independent) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # what every worker would otherwise do for itself: order the event sources
+        for question in plan.questions:
+            for analysis in question.analyses:
+                cache.prepare(question.data_of(analysis))
+        answered = _answer_in_workers(independent, cache, rules, workers)
+    results: dict[str, pd.DataFrame] = {}
     # the models solve many small systems (covariate patterns, one woman's waves); threads of
     # the linear-algebra library cost more to synchronise than they save there, and on a busy
     # machine they stall for whole seconds, so the plan runs them on one thread
     with threadpool_limits(limits=1, user_api="blas"):
         for question in plan.questions:
-            results[question.id] = run_question(question, data, instruments, rules, results, cache)
+            results[question.id] = (answered[question.id] if question.id in answered else
+                                    run_question(question, data, instruments, rules, results, cache))
     return results
+
+
+def _reads_results(question: Question) -> bool:
+    return any(get_method(a.method).reads_results for a in question.analyses)
+
+
+# what forked workers inherit: the plan's inputs, set just before the pool starts
+_SHARED: dict[str, object] = {}
+
+
+def _answer_in_worker(index: int) -> tuple[int, pd.DataFrame | None]:
+    from threadpoolctl import threadpool_limits
+
+    questions, cache, rules = (_SHARED[k] for k in ("questions", "cache", "rules"))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return index, run_question(questions[index], cache.data, cache.instruments, rules, {}, cache)
+    except Exception:  # noqa: BLE001 - answered again in the parent, which raises it whole
+        return index, None
+
+
+def _answer_in_workers(questions: list[Question], cache: UnitsCache, rules: DisclosureRules,
+                       workers: int) -> dict[str, pd.DataFrame]:
+    """Independent entries answered by forked processes; an entry that failed is left out."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    # workers are forked, so they share the scored data with this process rather than copy
+    # it; the costliest entries start first so that no worker is left with a long one at the end
+    _SHARED.update(questions=questions, cache=cache, rules=rules)
+    order = sorted(range(len(questions)), key=lambda i: -_weight(questions[i]))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = dict(pool.map(_answer_in_worker, order))
+    finally:
+        _SHARED.clear()
+    return {questions[i].id: table for i, table in done.items() if table is not None}
+
+
+def _weight(question: Question) -> int:
+    return sum(get_method(a.method).cost for a in question.analyses)

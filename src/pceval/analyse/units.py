@@ -62,7 +62,7 @@ def person_date_order(codes: np.ndarray, dates: pd.Series) -> np.ndarray:
 
 
 def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[str, str | Aggregate],
-               carry: tuple[str, ...] = (), where: str = "data") -> pd.DataFrame:
+               carry: tuple[str, ...] = (), where: str = "data", ordered: bool = False) -> pd.DataFrame:
     """One row per woman from event rows: derived summaries and carried case-level columns.
 
     Parameters
@@ -76,6 +76,8 @@ def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[
         Column name to an expression (count of rows where it holds) or an :class:`Aggregate`.
     carry : tuple of str
         Case-level columns: the first non-missing value per woman.
+    ordered : bool
+        The rows are already in person-then-date order (:func:`person_date_order`).
 
     Returns
     -------
@@ -116,10 +118,9 @@ def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[
     if events[PERSON_KEY].hasnans:
         events = events.loc[events[PERSON_KEY].notna()]
     codes, people = pd.factorize(events[PERSON_KEY], sort=True)
-    if date is not None and date.id in events.columns:
+    if date is not None and date.id in events.columns and not ordered:
         order = person_date_order(codes, events[date.id])
-        if (np.diff(order) < 0).any():  # sources come sorted from the units cache
-            events, codes = events.take(order), codes[order]
+        events, codes = events.take(order), codes[order]
     out = pd.DataFrame(index=pd.Index(np.asarray(people, dtype=object), name=PERSON_KEY))
     for name, spec in specs.items():
         mask = (_evaluate(spec.where, events, f"{where}.derive.{name}").fillna(False).astype(bool)
@@ -146,7 +147,7 @@ def _joined(spec: JoinSpec, data: Mapping[str, pd.DataFrame], instruments: Mappi
     frame, instrument = data[spec.source], instruments[spec.source]
     if spec.per_person:
         part = per_person(ordered.get(spec.source, frame), instrument, derive=spec.derive, carry=spec.carry,
-                          where=where)
+                          where=where, ordered=spec.source in ordered)
         part = part.drop(columns=[service_column(instrument)]) if service_column(instrument) not in spec.carry else part
     else:
         if spec.wave is not None:
@@ -198,7 +199,7 @@ def build_units(spec: DataSpec, data: Mapping[str, pd.DataFrame], instruments: M
     if spec.per_person:
         ordered = ordered or {}
         frame = per_person(ordered.get(spec.source, data[spec.source]), instrument, derive=spec.derive,
-                           carry=spec.carry, where=where)
+                           carry=spec.carry, where=where, ordered=spec.source in ordered)
     else:
         frame = data[spec.source].copy()
     for number, join in enumerate(spec.join, start=1):
@@ -260,13 +261,17 @@ class UnitsCache:
     def __len__(self) -> int:
         return len(self._built)
 
+    def prepare(self, spec: DataSpec) -> None:
+        """Put the event sources ``spec`` summarises per woman in person-then-date order."""
+        for source in ([spec.source] if spec.per_person else []) + [j.source for j in spec.join
+                                                                    if j.per_person]:
+            self._source(source)
+
     def units(self, spec: DataSpec, *, where: str = "data") -> pd.DataFrame:
         """The units ``spec`` describes (:func:`build_units`), as a copy."""
         key = spec.model_dump_json()
         if key not in self._built:
-            for source in ([spec.source] if spec.per_person else []) + [j.source for j in spec.join
-                                                                        if j.per_person]:
-                self._source(source)
+            self.prepare(spec)
             self._built[key] = build_units(spec, self.data, self.instruments, where=where,
                                            ordered=self._ordered)
         return self._built[key].copy()

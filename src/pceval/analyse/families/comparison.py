@@ -720,7 +720,7 @@ def _cohen_row(both: pd.DataFrame, agree: int) -> dict:
             "ci_high": min(1.0, float(result.kappa + z * result.std_kappa))}
 
 
-@register("agreement_kappa", params=AgreementParams)
+@register("agreement_kappa", params=AgreementParams, cost=6)
 def run_agreement_kappa(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Agreement between two sources' ratings of the same woman, overall and by breakdown.
 
@@ -814,7 +814,7 @@ def scorecard_indicator(nos: str, rba: str) -> str:
     return f"{nos.lower()}_{rba.lower()}"
 
 
-@register("scorecard", params=ScorecardParams, pool=False)
+@register("scorecard", params=ScorecardParams, pool=False, reads_results=True)
 def run_scorecard(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """The standards scorecard: one headline result per NOS and RBA quadrant, per service.
 

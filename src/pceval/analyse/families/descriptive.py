@@ -49,7 +49,7 @@ def complete_pairs(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     return present[present[PERSON_KEY].isin(complete)]
 
 
-@register("paired_change", prepare=complete_pairs)
+@register("paired_change", prepare=complete_pairs, cost=2)
 def run_paired_change(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Change between two waves in the same women: means, mean change, paired t, Cohen's d_z."""
     analysis = context.analysis

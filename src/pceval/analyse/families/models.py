@@ -167,7 +167,7 @@ def fit_mixed(y: np.ndarray, x: pd.DataFrame, service: np.ndarray, woman: np.nda
     return beta, cov, variances
 
 
-@register("mixed_change", params=MixedChangeParams, prepare=_mixed_units)
+@register("mixed_change", params=MixedChangeParams, prepare=_mixed_units, cost=4)
 def run_mixed_change(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Wave contrasts of a score from a linear mixed model (waves within women within services).
 

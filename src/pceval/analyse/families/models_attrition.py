@@ -167,7 +167,7 @@ def mice_ols(frame: pd.DataFrame, outcome: str, predictors: list[str], *, n_impu
     return np.asarray(result.params), np.asarray(result.bse)
 
 
-@register("mice_sensitivity", params=MiceParams)
+@register("mice_sensitivity", params=MiceParams, cost=8)
 def run_mice_sensitivity(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """The main outcome model on complete cases beside its multiple-imputation estimate.
 

@@ -166,7 +166,7 @@ def design_matrix(units: pd.DataFrame, columns: Sequence[str], *, references: Ma
             labels = _as_label(series)
             ref = reference_level(series, references.get(column), field=f"{field}.{column}")
             chosen[column] = ref
-            for level in sorted(set(labels.dropna()) - {ref}):
+            for level in sorted(set(labels.dropna().unique()) - {ref}):
                 label = f"{column}={level}"
                 parts[label] = labels.eq(level).fillna(False).to_numpy(dtype="float64")
                 terms.append(Term(label, column, level))

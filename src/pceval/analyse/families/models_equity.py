@@ -84,7 +84,7 @@ def _is_binary(values: pd.Series, outcome_type: str) -> bool:
     return bool(values.dropna().isin([0.0, 1.0]).all())
 
 
-@register("equity_gap", params=EquityParams)
+@register("equity_gap", params=EquityParams, cost=4)
 def run_equity_gap(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Each indicator in each cohort against the other women, unadjusted and adjusted for service.
 

@@ -523,7 +523,7 @@ def durations(units: pd.DataFrame, context: Context, params: TimeToEventParams) 
     return pd.DataFrame({"time": days[keep], "event": observed[keep]}), notes
 
 
-@register("time_to_event", params=TimeToEventParams)
+@register("time_to_event", params=TimeToEventParams, cost=2)
 def run_time_to_event(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Kaplan–Meier time from a start date to an event, censored: median, shares by horizon, log-rank.
 
@@ -778,7 +778,7 @@ def curve_rows(seq: pd.DataFrame, max_attempts: int, prefix: str = "") -> list[d
     return rows
 
 
-@register("attempt_curve", params=AttemptCurveParams)
+@register("attempt_curve", params=AttemptCurveParams, cost=3)
 def run_attempt_curve(units: pd.DataFrame, context: Context) -> pd.DataFrame:
     """After how many attempts does success level off: success at attempt k, and reach by attempt k.
 
