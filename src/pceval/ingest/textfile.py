@@ -280,9 +280,14 @@ def decode(raw: bytes, *, file: str, encoding: str | None = None) -> tuple[bytes
     """
     if encoding is not None:
         try:
-            name = codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
+            # codecs such as base64 and rot13 exist but are no text encodings (str.decode
+            # refuses them by this flag)
+            if not getattr(info, "_is_text_encoding", True):
+                raise LookupError(encoding)
+            name = info.name
         except LookupError:
-            raise DataError(f"unknown encoding {encoding!r}", file=file,
+            raise DataError(f"unknown text encoding {encoding!r}", file=file,
                             fix="use a name such as utf-8, utf-16 or cp1252") from None
         if name in ("utf-8", "utf-8-sig"):
             body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
@@ -435,7 +440,15 @@ def _transcode(raw: bytes, encoding: str, file: str, *, forced: bool) -> bytes:
             f"{where} {what}", file=file,
             fix="save the file as UTF-8, or give its encoding (sources: encoding: in pceval.yml)",
         ) from None
-    return text.removeprefix("\ufeff").encode("utf-8")
+    except UnicodeError:  # codecs such as punycode fail without saying where
+        raise DataError(f"the file cannot be decoded as {encoding}", file=file,
+                        fix="save the file as UTF-8, or give its encoding") from None
+    try:
+        return text.removeprefix("\ufeff").encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, which utf-7 or unicode_escape can decode to
+        raise DataError(f"read as {encoding}, the file holds a lone surrogate at character "
+                        f"{exc.start}, which is not text", file=file,
+                        fix="save the file as UTF-8, or give its encoding") from None
 
 
 def _check_names(names: tuple[str, ...], file: str) -> None:

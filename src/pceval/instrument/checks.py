@@ -377,9 +377,12 @@ def _kind(path: Path) -> str | None:
     """The ``kind`` of a YAML file; None when it cannot be read (so it is reported)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, RecursionError):
+        # ValueError: a value PyYAML refuses (an integer of 5,000 digits); RecursionError:
+        # collections nested too deeply for PyYAML's recursive reader
         return None
-    return data.get("kind") if isinstance(data, dict) else None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None  # a list or mapping names no kind
 
 
 def _from_error(code: str, exc: InstrumentError, file: str) -> Finding:

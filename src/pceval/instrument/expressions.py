@@ -31,6 +31,9 @@ FUNCTIONS = ("selected", "answered")
 # functions of the analysis plan only: instruments never use them, so the exporters to REDCap,
 # XLSForm and Qualtrics never meet them
 ANALYSIS_FUNCTIONS = ("days", "quarter", "year")
+# deeper expressions are refused: evaluation and the exporters walk the tree recursively, and
+# no instrument needs more than a few levels
+MAX_DEPTH = 100
 
 
 class ExpressionError(ValueError):
@@ -83,6 +86,10 @@ def parse_expression(source: str, *, analysis: bool = False) -> Expression:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse expression {source!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise ExpressionError(f"expression {_shown(source)}: nested too deeply") from None
+    if _depth(tree) > MAX_DEPTH:  # evaluation and the exporters recurse over the tree
+        raise ExpressionError(f"expression {_shown(source)}: nested more than {MAX_DEPTH} deep")
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -100,6 +107,21 @@ def parse_expression(source: str, *, analysis: bool = False) -> Expression:
             raise ExpressionError(f"expression {source!r}: {type(node).__name__} is not allowed")
     names -= set(allowed)
     return Expression(source=source, tree=tree, names=frozenset(names))
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the tree nests (walked without recursion: the tree may be deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _shown(source: str) -> str:
+    """An expression for a message: long ones cut, so the message stays readable."""
+    return repr(source) if len(source) <= 80 else repr(source[:77] + "...")
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

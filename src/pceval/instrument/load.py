@@ -28,6 +28,12 @@ def _read_yaml(path: Path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc)
         raise InstrumentError(f"malformed YAML: {problem}", file=path, row=row,
                               fix="check indentation and quoting on that line") from None
+    except ValueError as exc:  # a value PyYAML's constructors refuse: an integer of 5,000 digits
+        raise InstrumentError(f"malformed YAML: {exc}", file=path,
+                              fix="check the values of the file") from None
+    except RecursionError:  # PyYAML reads nested collections recursively
+        raise InstrumentError("malformed YAML: lists or mappings nested too deeply", file=path,
+                              fix="check the brackets and indentation of the file") from None
     if not isinstance(data, dict):
         raise InstrumentError("expected a mapping at the top of the file", file=path)
     return data

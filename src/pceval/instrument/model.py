@@ -110,7 +110,11 @@ class Constraint(Frozen):
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except (re.error, OverflowError, RecursionError) as exc:
+                # a ValueError, which pydantic reports as a problem of the field
+                raise ValueError(f"pattern {value!r} is not a regular expression ({exc})") from None
         return value
 
 

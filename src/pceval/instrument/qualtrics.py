@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pceval.errors import InstrumentError
 from pceval.instrument.expressions import parse_expression
 from pceval.instrument.model import Code, Instrument, Item, ItemType, Role, text_in
 from pceval.instrument.script import (
@@ -674,6 +675,11 @@ def check_qualtrics_txt(path: str | Path) -> list[str]:
     list of str
         One message per problem, location first (``"line 12: ..."``); empty if the file passes.
 
+    Raises
+    ------
+    InstrumentError
+        If the file is missing or not UTF-8 text.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -682,7 +688,12 @@ def check_qualtrics_txt(path: str | Path) -> list[str]:
     >>> check_qualtrics_txt(p)
     ['line 2: question q1 (MC) has no choices']
     """
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InstrumentError("file not found", file=path) from None
+    except UnicodeDecodeError:
+        raise InstrumentError("not UTF-8 text", file=path, fix="save the file as UTF-8") from None
     problems: list[str] = []
     first = next((n for n, line in enumerate(lines) if line.strip()), None)
     if first is None:

@@ -72,6 +72,7 @@ import csv
 import io
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1055,7 +1056,16 @@ def _read_rows(path: Path) -> tuple[str, list[_Row]]:
     except UnicodeDecodeError:
         raise InstrumentError("not UTF-8 text", file=path,
                               fix="save the data dictionary as CSV UTF-8") from None
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    # a field label or the annotation holding an instrument's pceval metadata can be longer
+    # than the csv module's default limit (128 KiB); the limit is process-wide, so restored
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InstrumentError(f"the file cannot be read as CSV ({exc})", file=path,
+                              fix="download the data dictionary from REDCap again") from None
+    finally:
+        csv.field_size_limit(previous)
     if not records:
         raise InstrumentError("the file is empty", file=path, row=1)
     header = [cell.strip() for cell in records[0]]

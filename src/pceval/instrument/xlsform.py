@@ -39,17 +39,17 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import functools
 import io
 import json
 import math
 import re
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from pceval.errors import InstrumentError
 from pceval.instrument.expressions import ExpressionError, parse_expression
@@ -1638,42 +1638,50 @@ class _FormReader:
     # --- reading the workbook
     def load(self) -> dict[str, _Sheet]:
         from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
 
         if not self.path.exists():
             raise InstrumentError("file not found", file=self.path)
         try:
             wb = load_workbook(self.path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - openpyxl, zipfile and the XML parser reading
+            # untrusted bytes raise many types (NotImplementedError for a corrupted zip version)
             raise InstrumentError(
                 f"not an .xlsx workbook ({type(exc).__name__})",
                 file=self.path,
                 fix="save the XLSForm as an Excel .xlsx workbook",
             ) from None
-        sheets: dict[str, _Sheet] = {}
         try:
-            for ws in wb.worksheets:
-                rows = list(ws.iter_rows(values_only=True))
-                header = [
-                    str(h).strip() if h is not None else "" for h in (rows[0] if rows else ())
-                ]
-                cells = []
-                for number, values in enumerate(rows[1:], start=2):
-                    record = {}
-                    for column, value in zip(header, values, strict=False):
-                        if not column:
-                            continue
-                        if isinstance(value, str):
-                            value = value.strip()
-                            if value == "":
-                                value = None
-                        if value is not None:
-                            record[column] = value
-                    if record:
-                        cells.append(_Cell(number, record))
-                sheets[ws.title.strip().lower()] = _Sheet(ws.title, header, cells)
+            return self._sheets(wb)
+        except Exception as exc:  # noqa: BLE001 - as above: a damaged sheet (its XML cut short,
+            # its compressed bytes corrupted) is found only when its rows are read
+            raise InstrumentError(
+                f"the workbook is damaged: a sheet cannot be read ({type(exc).__name__})",
+                file=self.path,
+                fix="open the XLSForm in Excel and save it again as an .xlsx workbook",
+            ) from None
         finally:
             wb.close()
+
+    def _sheets(self, wb: Any) -> dict[str, _Sheet]:
+        sheets: dict[str, _Sheet] = {}
+        for ws in wb.worksheets:
+            rows = list(ws.iter_rows(values_only=True))
+            header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else ())]
+            cells = []
+            for number, values in enumerate(rows[1:], start=2):
+                record = {}
+                for column, value in zip(header, values, strict=False):
+                    if not column:
+                        continue
+                    if isinstance(value, str):
+                        value = value.strip()
+                        if value == "":
+                            value = None
+                    if value is not None:
+                        record[column] = value
+                if record:
+                    cells.append(_Cell(number, record))
+            sheets[ws.title.strip().lower()] = _Sheet(ws.title, header, cells)
         return sheets
 
     def read(self) -> ImportResult:
@@ -1763,7 +1771,31 @@ class _FormReader:
                     column="value",
                     fix="restore the value pceval wrote",
                 ) from None
+            self.check_meta(Instrument, str(key), out[str(key)], sheet=META_SHEET, row=cell.row,
+                            column="value")
         return out
+
+    def check_meta(self, model: type, key: str, value: Any, *, sheet: str, row: int,
+                   column: str) -> None:
+        """A metadata value must have the type of the field it fills (or, for the lists the
+        export derived, map list names to list names): the import relies on the shapes pceval
+        writes, and a form edited by hand may hold anything."""
+        if key == "derived_lists":
+            adapter = _adapter(None, key)
+        elif key in model.model_fields:
+            adapter = _adapter(model, key)
+        else:
+            return
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            raise self.error(
+                f"metadata {key!r} is not valid: {exc.errors()[0]['msg']}",
+                sheet=sheet,
+                row=row,
+                column=column,
+                fix="restore the value pceval wrote",
+            ) from None
 
     def meta_langs(self) -> list[str]:
         return list(self.meta.get("languages") or ["en"])
@@ -2080,6 +2112,7 @@ class _FormReader:
                         column=column,
                         fix="restore the value pceval wrote",
                     ) from None
+                self.check_meta(Item, key, meta[key], sheet="survey", row=cell.row, column=column)
         plain = meta.pop("text", "").split()
         generated = tuple(meta.pop("generated", "").split())
         label, _ = self.text(values, "label")
@@ -2426,6 +2459,14 @@ class _FormReader:
                 message, sheet=return_sheet, row=row, fix="correct the form and import it again"
             ) from None
         return ImportResult(instrument, tuple(self.proposals), tuple(self.notes))
+
+
+@functools.cache
+def _adapter(model: type | None, key: str) -> TypeAdapter:
+    """Validator of a model field's type (of ``dict[str, str]`` for the derived lists)."""
+    if model is None:
+        return TypeAdapter(dict[str, str])
+    return TypeAdapter(model.model_fields[key].annotation)
 
 
 def _snake(text: str) -> str:
