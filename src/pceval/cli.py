@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -264,7 +265,8 @@ def main() -> None:
     except PcevalError as exc:
         if debug:
             raise
-        console.print(f"[red]error[/red] {exc.code}: {exc}", soft_wrap=True)
+        # a message may quote a header or a cell, which must print as written, not as markup
+        console.print(f"[red]error[/red] {exc.code}: {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
@@ -279,6 +281,6 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if debug:
             raise
-        console.print(f"[red]internal error[/red]: {type(exc).__name__}: {exc} "
+        console.print(f"[red]internal error[/red]: {type(exc).__name__}: {escape(str(exc))} "
                       "(run again with --debug for the traceback)", soft_wrap=True)
         sys.exit(2)

@@ -50,7 +50,6 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rich.errors import MarkupError
 
 from pceval.errors import DataError
 from pceval.ingest import META_COLUMNS, PLATFORMS, IngestResult, read_export
@@ -474,34 +473,14 @@ def run_cli(*args) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-# Bugs outside ingest and the instrument loaders that `pceval clean` runs into, each pinned by an
-# xfail test below: the fuzzing counts an input that hits one and goes on to the next
-KNOWN_BUGS = {
-    "markup in an error message": "MarkupError",
-    "free text without a record id": "internal error: TypeError: sequence item 1: expected str "
-                                     "instance, NAType found",
-    "two answers under one record id": "two answers share the segment id",
-}
-
-
 def check_clean(path: Path, out: Path, instrument, instrument_file: Path, key_file: Path,
                 platform: str, hostile=None) -> int | None:
     """Run ``pceval clean`` on ``path`` into ``out`` and check the property; the exit code (None
     for a known bug, reported to ``hostile``)."""
     args = ("clean", path, "--instrument", instrument_file, "--out", out, "--key-file", key_file,
             "--platform", platform)
-    try:
-        code, stdout, stderr = run_cli(*args)
-    except MarkupError:
-        if hostile is None:
-            raise
-        hostile.hit_known_bug("markup in an error message")
-        return None
+    code, stdout, stderr = run_cli(*args)
     text = stdout + stderr
-    known = [name for name, sign in KNOWN_BUGS.items() if sign in text]
-    if known and hostile is not None:
-        hostile.hit_known_bug(known[0])
-        return None
     assert "Traceback" not in text and "internal error" not in text, text
     if code == 0:
         [counts] = [m for m in map(ROWS_LINE.match, stdout.splitlines()) if m]
@@ -557,12 +536,10 @@ def test_clean_command_on_the_seeds(fuzzform, instrument_file, key_file, seeds, 
                            "auto") == 0
 
 
-# Known bugs outside ingest and the instrument loaders ------------------------------------------
+# Bugs the fuzzing found outside ingest and the instrument loaders, fixed -----------------------
 
-@pytest.mark.xfail(strict=True, raises=MarkupError,
-                   reason="pceval.cli.main prints error messages as rich markup, so a message "
-                          "quoting a header such as '[/]' ends the command with a traceback")
 def test_clean_error_quoting_markup(instrument_file, key_file, tmp_path):
+    """An error quoting a header such as '[/]' prints it as written, not as rich markup."""
     path = tmp_path / "export.csv"
     path.write_text("[/],[bold]x\n1,2\n", encoding="utf-8")
     code, _, stderr = run_cli("clean", path, "--instrument", instrument_file, "--out",
@@ -570,27 +547,23 @@ def test_clean_error_quoting_markup(instrument_file, key_file, tmp_path):
     assert code == 1 and "[/]" in stderr and len(stderr.splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a kept row without a record id (any export without "
-                                       "_record: plain CSV, SPSS, Stata, Excel, Parquet) has no "
-                                       "response_id; writing the coding sheets "
-                                       "(pceval.code.segments.segment_id) then fails with a "
-                                       "TypeError, after build/ is in place")
 def test_clean_free_text_without_record_id(fuzzform, instrument_file, key_file, seeds, tmp_path):
+    """An export without record ids: each kept response is identified by its row, so its free
+    text goes out for coding."""
     path = tmp_path / seeds["csv"].name
     path.write_bytes(seeds["csv"].data)  # its rows name their wave, so they are kept
     assert check_clean(path, tmp_path / "out", fuzzform, instrument_file, key_file, "csv") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="two kept rows with free text under one record id and "
-                                       "event fail while the coding sheets are written, after "
-                                       "build/ is in place, with an error naming "
-                                       "build/scored/<instrument>.parquet rather than the export")
 def test_clean_two_answers_under_one_record_id(fuzzform, instrument_file, key_file, seeds, tmp_path):
+    """Two different answers under one record id (and wave) are both quarantined with the reason."""
     records = [list(r) for r in seeds["redcap"].records]
     records[4][0] = records[1][0]  # two women's baseline answers under record 1
     path = tmp_path / seeds["redcap"].name
     path.write_bytes(_write(records, ",", "utf-8", csv.QUOTE_MINIMAL))
-    check_clean(path, tmp_path / "out", fuzzform, instrument_file, key_file, "redcap")
+    assert check_clean(path, tmp_path / "out", fuzzform, instrument_file, key_file, "redcap") == 0
+    quarantine = pd.read_csv(tmp_path / "out" / "build" / "quarantine" / "quarantine.csv", dtype=str)
+    assert sorted(quarantine.loc[quarantine["reason"] == "shared_record_id", "row"].astype(int)) == [2, 5]
 
 
 # The count ------------------------------------------------------------------------------------

@@ -22,7 +22,12 @@ from pceval.clean.log import (
 )
 from pceval.clean.relevance import apply_relevance
 from pceval.clean.rules import apply_rules
-from pceval.clean.rows import quarantine_duplicates, quarantine_previews, quarantine_unattributable
+from pceval.clean.rows import (
+    quarantine_duplicates,
+    quarantine_previews,
+    quarantine_shared_records,
+    quarantine_unattributable,
+)
 from pceval.instrument.model import Instrument
 
 
@@ -119,6 +124,7 @@ def clean_staged(
     typed = typed.loc[~unattributable]
     duplicate = quarantine_duplicates(typed, instrument, log, rule=duplicates)
     typed = typed.loc[~duplicate]
+    typed = typed.loc[~quarantine_shared_records(typed, log)]
     cleaned = apply_relevance(typed, kept_staged.loc[typed.index], instrument, log)
     quarantine = log.quarantine_frame()
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story

@@ -75,6 +75,8 @@ QUARANTINE_WORDS = {
                         "naming a service not in the evaluation"),
     "unknown_wave": ("naming a wave not in the evaluation", "naming a wave not in the evaluation"),
     "duplicate_submission": ("duplicate submission", "duplicate submissions"),
+    "shared_record_id": ("sharing its record id with another submission",
+                         "sharing their record id with another submission"),
 }
 
 _EXTRA_CSS = """\

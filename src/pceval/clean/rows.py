@@ -108,3 +108,23 @@ def quarantine_duplicates(typed: pd.DataFrame, instrument: Instrument, log: Clea
                   + f" kept ({rule})").astype("string")
         log.quarantined(rows=dups["row"], reason="duplicate_submission", detail=detail)
     return duplicate
+
+
+def quarantine_shared_records(typed: pd.DataFrame, log: CleaningLog) -> pd.Series:
+    """Rows that share one platform record id (and wave) with a different submission.
+
+    A platform gives each response its own record id; two different answers under one id (a
+    merged or hand-edited export) cannot be told apart downstream, and which of them is the
+    record's cannot be known, so all of them are quarantined. Resubmissions of the same answers
+    were already resolved as duplicates.
+    """
+    if "_record" not in typed.columns:
+        return pd.Series(False, index=typed.index)
+    keys = [c for c in ("_record", "_wave") if c in typed.columns]
+    identity = typed[keys].astype("string")
+    shared = identity["_record"].notna() & identity.duplicated(keep=False)
+    if shared.any():
+        log.quarantined(rows=typed.loc[shared, "_row"], reason="shared_record_id",
+                        detail=("record id " + identity.loc[shared, "_record"]
+                                + " also holds another submission").astype("string"))
+    return shared

@@ -125,6 +125,12 @@ def read_redcap(text: TextFile, instrument: Instrument, *, events: Mapping[str, 
                 plan.drop(name, i, "REDCap repeating-instrument column, blank (no repeating instruments)")
             else:
                 plan.drop(name, i, "REDCap repeating-instrument bookkeeping")
+                if name == REPEAT[1] and "_record" in plan.meta:
+                    # REDCap's own key of a response is record, event and instance: an instance
+                    # keeps its own record id, so two instances are never taken for one response
+                    plan.meta["_record"] = pc.if_else(
+                        pc.is_null(values), plan.meta["_record"],
+                        pc.binary_join_element_wise(plan.meta["_record"], values, "#"))
                 if name == REPEAT[0]:
                     kinds = sorted(set(values.drop_null().to_pylist()))
                     plan.notes.append(f"{n - values.null_count} row(s) are repeating-instrument instances "

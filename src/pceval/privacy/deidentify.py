@@ -102,10 +102,16 @@ def deidentify(frame: pd.DataFrame, instrument: Instrument, *, key: bytes,
         scope = out[service.id].astype("string") if service is not None else "all"
         out.insert(0, PERSON_KEY, pseudonymise(scope + "/" + out[case_key.id].astype("string"),
                                                key, namespace="case"))
-    if "_record" in out.columns:
+    if "_record" in out.columns or "_row" in out.columns:
+        record = (out["_record"].astype("string") if "_record" in out.columns
+                  else pd.Series(pd.NA, index=out.index, dtype="string"))
+        if "_row" in out.columns:
+            # an export without record ids (plain CSV, SPSS, Excel ...): the row of its file
+            # identifies the response, so every kept response has an id to code its text by
+            file = out["_file"].astype("string") if "_file" in out.columns else ""
+            record = record.fillna("row:" + file + "#" + out["_row"].astype("string"))
         out.insert(1 if case_key is not None else 0, RESPONSE_KEY,
-                   pseudonymise(out["_record"].astype("string"), key,
-                                namespace=f"record/{instrument.id}"))
+                   pseudonymise(record, key, namespace=f"record/{instrument.id}"))
 
     # every identifier value of the row is removed from that row's free text, whatever it is;
     # only rows that hold some free text need their identifiers gathered
