@@ -495,8 +495,17 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
                   if project.source_path(s).exists()}
     staged = ingest(project, instruments, step)
     cleaned = clean(project, instruments, staged, step)
+    # each stage's frames are let go once the next stage has its own (staged/ keeps the staged
+    # rows on disk): at national scale holding every stage's copy at once set the peak memory
+    del staged
     deidentified = deidentify_all(project, instruments, cleaned, step, key=key)
+    rows = {s.file: {"rows_in": cleaned[s.file].rows_in, "rows_kept": cleaned[s.file].rows_kept,
+                     "rows_quarantined": cleaned[s.file].rows_quarantined} for s in project.config.sources}
+    cleaned = {file: dataclasses.replace(result, frame=result.frame.iloc[:0]) for file, result in cleaned.items()}
     by_instrument = {instruments[s.file].id: deidentified[s.file].frame for s in project.config.sources}
+    scrubs = _concat_logs((d.scrub_counts for d in deidentified.values()),
+                          ("instrument", "row", "field", "kind", "count"))
+    del deidentified
     by_instrument, generalised = generalise_quasi_identifiers(project, by_instrument, by_id)
     scored = score(by_id, by_instrument)
     step("score")
@@ -508,8 +517,6 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised], AUDIT_COLUMNS)
     missing = _concat_logs((c.missing for c in cleaned.values()), MISSING_COLUMNS)
     quarantine = _concat_logs((c.quarantine for c in cleaned.values()), QUARANTINE_COLUMNS)
-    scrubs = _concat_logs((d.scrub_counts for d in deidentified.values()),
-                          ("instrument", "row", "field", "kind", "count"))
     outputs: list[Path] = []
     for inst_id, frame in by_instrument.items():
         outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
@@ -526,10 +533,7 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))
     outputs.append(write_csv(build_dir / "audit" / "scrubbing.csv", scrubs))
     outputs.append(write_csv(build_dir / "quarantine" / "quarantine.csv", quarantine))
-    for source in project.config.sources:
-        result = cleaned[source.file]
-        summary.rows[source.file] = {"rows_in": result.rows_in, "rows_kept": result.rows_kept,
-                                     "rows_quarantined": result.rows_quarantined}
+    summary.rows.update(rows)
     summary.issues = len(issues)
     scale_table, item_table = reliability_tables(by_id, by_instrument)
     outputs.append(write_csv(build_dir / "reliability" / "scale_reliability.csv", scale_table))
