@@ -10,7 +10,8 @@ from the plan or from an item's role in its instrument.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -37,11 +38,22 @@ def _evaluate(source: str, frame: pd.DataFrame, where: str) -> pd.Series:
         raise AnalysisError(str(exc), field=where) from None
 
 
-def _names(source: str, where: str) -> set[str]:
-    try:
-        return set(parse_expression(source, analysis=True).names)
-    except ExpressionError as exc:
-        raise AnalysisError(str(exc), field=where) from None
+def columns_read(sources: Iterable[str]) -> set[str]:
+    """The columns the plan expressions ``sources`` refer to.
+
+    An expression that does not parse names nothing here: it is reported, with its place in
+    the plan, where it is evaluated.
+
+    Examples
+    --------
+    >>> sorted(columns_read(["outcome == 'reached'", "days(referral_date, event_date) <= 14"]))
+    ['event_date', 'outcome', 'referral_date']
+    """
+    names: set[str] = set()
+    for source in sources:
+        with contextlib.suppress(ExpressionError):
+            names |= parse_expression(source, analysis=True).names
+    return names
 
 
 def person_date_order(codes: np.ndarray, dates: pd.Series) -> np.ndarray:
@@ -109,9 +121,7 @@ def per_person(events: pd.DataFrame, instrument: Instrument, *, derive: Mapping[
     # only the columns the summaries read are reordered: a record has dozens of columns and
     # hundreds of thousands of rows, and reordering all of them would cost most of the time
     needed = {PERSON_KEY, *carried, *(s.of for s in specs.values() if s.of)}
-    for name, spec in specs.items():
-        if spec.where:
-            needed |= _names(spec.where, f"{where}.derive.{name}")
+    needed |= columns_read(s.where for s in specs.values() if s.where)
     if date is not None:
         needed.add(date.id)
     events = events[[c for c in events.columns if c in needed]]
@@ -277,4 +287,4 @@ class UnitsCache:
         return self._built[key].copy()
 
 
-__all__ = ["UnitsCache", "build_units", "per_person", "person_date_order", "service_column"]
+__all__ = ["UnitsCache", "build_units", "columns_read", "per_person", "person_date_order", "service_column"]

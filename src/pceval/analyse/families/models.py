@@ -328,13 +328,14 @@ def covariate_patterns(exog: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.asarray(exog, dtype="float64")[first], inverse, np.bincount(inverse)
 
 
-def fit_logistic(y: np.ndarray, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def fit_logistic(y: np.ndarray, x: pd.DataFrame, trials: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Binomial GLM (logit link) of ``y`` on an intercept and ``x``: coefficients and covariance.
 
     Women who share a covariate pattern (the same cohort and service, say) are fitted as one
     binomial row of successes out of trials: the likelihood differs only by a constant, so the
     estimates and their covariance are those of the row-per-woman fit, and a model with a fixed
-    effect for each of 100 services fits in milliseconds rather than a minute.
+    effect for each of 100 services fits in milliseconds rather than a minute. Rows already grouped by the caller give ``y`` as
+    successes out of ``trials``.
 
     Examples
     --------
@@ -348,8 +349,11 @@ def fit_logistic(y: np.ndarray, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
     exog = np.column_stack([np.ones(len(x)), x.to_numpy(dtype="float64")])
-    rows, inverse, trials = covariate_patterns(exog)
-    successes = np.bincount(inverse, weights=np.asarray(y, dtype="float64"), minlength=len(rows))
+    if trials is None:
+        rows, inverse, trials = covariate_patterns(exog)
+        successes = np.bincount(inverse, weights=np.asarray(y, dtype="float64"), minlength=len(rows))
+    else:  # already one row per pattern: ``y`` successes out of ``trials``
+        rows, successes, trials = exog, np.asarray(y, dtype="float64"), np.asarray(trials, dtype="float64")
     endog = np.column_stack([successes, trials - successes])
     # with as many patterns as parameters (a saturated model) the working regression inside
     # IRLS has no residual degrees of freedom; its scale is unused (the binomial's is 1), so
@@ -371,14 +375,16 @@ def _expit(v: np.ndarray) -> np.ndarray:
 
 
 def marginal_difference(beta: np.ndarray, cov: np.ndarray, exog: np.ndarray, on: list[int],
-                        set_to: np.ndarray | None) -> dict[str, float]:
+                        set_to: np.ndarray | None, weights: np.ndarray | None = None) -> dict[str, float]:
     """Average marginal difference (categorical) or effect (numeric) of a logit term, delta-method SE.
 
     ``exog`` includes the intercept column; ``on`` the columns of the focal term. For a level
     of a categorical term, ``set_to`` holds the values of those columns at the level (the
     reference is all zeros): the estimate is the mean over all units of p(level) - p(reference).
     For a numeric term (``set_to`` None, one column) it is the mean of beta * p * (1 - p).
-    Units sharing a covariate pattern are computed once and weighted by their number.
+    Units sharing a covariate pattern are computed once and weighted by their number; pass
+    the patterns of :func:`covariate_patterns` as ``exog`` and their counts as ``weights`` to
+    collapse them once for several differences.
 
     Examples
     --------
@@ -387,8 +393,9 @@ def marginal_difference(beta: np.ndarray, cov: np.ndarray, exog: np.ndarray, on:
     >>> round(out["estimate"], 4)
     0.2311
     """
-    exog, _inverse, weights = covariate_patterns(exog)
-    weights = weights / weights.sum()
+    if weights is None:
+        exog, _inverse, weights = covariate_patterns(exog)
+    weights = np.asarray(weights, dtype="float64") / np.sum(weights)
     if set_to is None:
         j = on[0]
         p = _expit(exog @ beta)
@@ -488,16 +495,16 @@ def run_logistic(units: pd.DataFrame, context: Context) -> pd.DataFrame:
         j = index[term.label]
         rows.append(term_row(p.outcome, term.label, "odds_ratio", method, design.n_of(frame, term),
                              wald(float(beta[j]), float(np.sqrt(cov[j, j]))), exponentiate=True))
-    exog = np.column_stack([np.ones(len(x)), x.to_numpy(dtype="float64")])
+    exog, _, counts = covariate_patterns(np.column_stack([np.ones(len(x)), x.to_numpy(dtype="float64")]))
     focal_terms = [t for t in design.terms if t.column == focal and t.label in index]
     on = [index[t.label] for t in focal_terms]
     for t in focal_terms:
         if t.level is None:
-            values = marginal_difference(beta, cov, exog, on, None)
+            values = marginal_difference(beta, cov, exog, on, None, weights=counts)
             statistic = "marginal_effect"
         else:
             set_to = np.array([1.0 if u.label == t.label else 0.0 for u in focal_terms])
-            values = marginal_difference(beta, cov, exog, on, set_to)
+            values = marginal_difference(beta, cov, exog, on, set_to, weights=counts)
             statistic = "marginal_difference"
         ref = design.references.get(focal)
         rows.append(term_row(p.outcome, t.label, statistic, f"{method}_ame", design.n_of(frame, t), values,

@@ -168,12 +168,16 @@ def _binary_gap(frame: pd.DataFrame, name: str, column: str, labels: tuple[str, 
     if sub["in"].nunique() < 2 or sub["y"].nunique() < 2:
         note = "no service where the indicator varies in both groups: no adjusted estimate"
         return rows + [{**adj, "note": note}, {**odds, "note": note}]
-    x = pd.concat([sub[["in"]], service_dummies(sub, "service")], axis=1)
-    beta, cov = fit_logistic(sub["y"].to_numpy(), x)
+    # the model has only the cohort and the service: a row per cohort-and-service cell, with
+    # its women and successes, gives the row-per-woman likelihood (fit_logistic)
+    cells = sub.groupby(["in", "service"], sort=True)["y"].agg(["sum", "size"]).reset_index()
+    x = pd.concat([cells[["in"]], service_dummies(cells, "service")], axis=1)
+    beta, cov = fit_logistic(cells["sum"].to_numpy(), x, trials=cells["size"].to_numpy())
     exog = np.column_stack([np.ones(len(x)), x.to_numpy(dtype="float64")])
     note = None if keep.all() else (f"{int((~keep).sum())} women in services where every woman had the "
                                     "same value left out of the adjusted model")
-    adj.update(marginal_difference(beta, cov, exog, [1], np.array([1.0])), note=note)
+    adj.update(marginal_difference(beta, cov, exog, [1], np.array([1.0]), weights=cells["size"].to_numpy()),
+               note=note)
     odds.update({k: (float(np.exp(v)) if k != "p_value" else v)
                  for k, v in wald(float(beta[1]), float(np.sqrt(cov[1, 1]))).items()}, note=note)
     return rows + [adj, odds]

@@ -20,7 +20,6 @@ breakdown. Disclosure control is not applied here (:mod:`pceval.analyse.run` doe
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from collections.abc import Hashable, Iterator, Sequence
@@ -39,7 +38,7 @@ from scipy import stats
 
 from pceval.analyse.methods import wilson_interval
 from pceval.analyse.registry import Context, Params, register
-from pceval.analyse.units import person_date_order
+from pceval.analyse.units import columns_read, person_date_order
 from pceval.errors import AnalysisError
 from pceval.instrument.expressions import ExpressionError, parse_expression
 from pceval.instrument.model import Role
@@ -639,10 +638,7 @@ def _event_rows(units: pd.DataFrame, context: Context, param: str, expressions: 
     source = context.question.data_of(context.analysis).source
     frame = context.data[source]
     item = context.instrument.role_item(Role.EVENT_DATE)
-    needed = {PERSON_KEY} | ({item.id} if item is not None else set())
-    for source_text in expressions:
-        with contextlib.suppress(ExpressionError):  # reported where the expression is evaluated
-            needed |= parse_expression(source_text, analysis=True).names
+    needed = {PERSON_KEY} | ({item.id} if item is not None else set()) | columns_read(expressions)
     events = frame.loc[frame[PERSON_KEY].isin(units[PERSON_KEY]), [c for c in frame.columns if c in needed]]
     if item is not None and item.id in events.columns:
         codes = pd.factorize(events[PERSON_KEY], sort=True)[0]
