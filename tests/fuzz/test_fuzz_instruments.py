@@ -140,6 +140,14 @@ def _parent(document, path):
     return node
 
 
+def _item(document, index: int) -> dict | None:
+    """The item at ``index`` when earlier edits left one there, else None."""
+    items = document.get("items") if isinstance(document, dict) else None
+    if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+        return items[index]
+    return None
+
+
 @st.composite
 def document_edits(draw, document: dict, *, expressions: tuple[str, ...] = (), id_lists=()):
     """A parsed YAML document with up to four hostile edits."""
@@ -162,12 +170,16 @@ def document_edits(draw, document: dict, *, expressions: tuple[str, ...] = (), i
             parent = _parent(document, path)
             parent.insert(draw(st.integers(0, len(parent))), copy.deepcopy(parent[path[-1]]))
         elif kind == "expression" and expressions:
-            target = draw(st.sampled_from(id_lists), label="item")
+            item = _item(document, draw(st.sampled_from(id_lists), label="item"))
             field = draw(st.sampled_from(expressions))
-            document["items"][target][field] = draw(st.sampled_from(EXPRESSIONS) | st.text(max_size=20))
-        elif kind == "pattern" and "items" in document and id_lists:
-            target = draw(st.sampled_from(id_lists))
-            document["items"][target]["constraint"] = {"pattern": draw(st.sampled_from(PATTERNS))}
+            value = draw(st.sampled_from(EXPRESSIONS) | st.text(max_size=20))
+            if item is not None:
+                item[field] = value
+        elif kind == "pattern" and id_lists:
+            item = _item(document, draw(st.sampled_from(id_lists)))
+            pattern = draw(st.sampled_from(PATTERNS))
+            if item is not None:
+                item["constraint"] = {"pattern": pattern}
         elif kind == "nest" and path:
             value = draw(st.integers(0, 3))
             for _ in range(draw(st.sampled_from([2, 50, 400]))):
@@ -175,9 +187,9 @@ def document_edits(draw, document: dict, *, expressions: tuple[str, ...] = (), i
             _parent(document, path)[path[-1]] = value
         elif kind == "reference" and expressions and len(id_lists) > 1:
             # relevance in a cycle, or on the item itself
-            first, second = draw(st.sampled_from(id_lists)), draw(st.sampled_from(id_lists))
-            a, b = document["items"][first], document["items"][second]
-            if isinstance(a, dict) and isinstance(b, dict):
+            a = _item(document, draw(st.sampled_from(id_lists)))
+            b = _item(document, draw(st.sampled_from(id_lists)))
+            if a is not None and b is not None:
                 a["relevance"] = f"answered({b.get('id', 'x')})"
                 b["relevance"] = f"answered({a.get('id', 'x')})"
     return document
