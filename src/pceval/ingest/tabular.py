@@ -191,12 +191,16 @@ def float_text(value: float, digits: int = 15) -> str | None:
     --------
     >>> float_text(-99.0), float_text(3.9999999999999996), float_text(1.5e-07), float_text(1e20)
     ('-99', '4', '0.00000015', '100000000000000000000')
+    >>> len(float_text(1.7976931348623151e308))
+    309
     """
     if math.isnan(value):
         return None
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     rounded = float(f"{value:.{digits}g}")
+    if math.isinf(rounded):  # rounding up the largest doubles passes the largest double
+        rounded = value
     if rounded == math.trunc(rounded):
         return str(int(rounded))
     return np.format_float_positional(rounded, unique=True, trim="-")
@@ -251,7 +255,13 @@ def column_text(values: pa.Array | pa.ChunkedArray, *, file: str, field: str) ->
     if pa.types.is_null(kind):
         return pa.nulls(n, _STRING)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
-        return clean_text(values.cast(_STRING))
+        values = values.cast(_STRING)
+        try:
+            values.validate(full=True)  # a reader trusts the file's bytes to be UTF-8
+        except pa.ArrowInvalid:
+            raise DataError("this text column is not valid UTF-8: the file is damaged", file=file,
+                            field=field, fix="export the data again") from None
+        return clean_text(values)
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         try:
             return clean_text(values.cast(pa.binary()).cast(_STRING))

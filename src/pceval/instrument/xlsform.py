@@ -1641,26 +1641,29 @@ class _FormReader:
 
         if not self.path.exists():
             raise InstrumentError("file not found", file=self.path)
-        try:
-            wb = load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - openpyxl, zipfile and the XML parser reading
-            # untrusted bytes raise many types (NotImplementedError for a corrupted zip version)
-            raise InstrumentError(
-                f"not an .xlsx workbook ({type(exc).__name__})",
-                file=self.path,
-                fix="save the XLSForm as an Excel .xlsx workbook",
-            ) from None
-        try:
-            return self._sheets(wb)
-        except Exception as exc:  # noqa: BLE001 - as above: a damaged sheet (its XML cut short,
-            # its compressed bytes corrupted) is found only when its rows are read
-            raise InstrumentError(
-                f"the workbook is damaged: a sheet cannot be read ({type(exc).__name__})",
-                file=self.path,
-                fix="open the XLSForm in Excel and save it again as an .xlsx workbook",
-            ) from None
-        finally:
-            wb.close()
+        # the file is opened here, not by openpyxl: a workbook that fails half-way through
+        # loading would leave openpyxl's own handle open
+        with open(self.path, "rb") as handle:
+            try:
+                wb = load_workbook(handle, read_only=True, data_only=True)
+            except Exception as exc:  # noqa: BLE001 - openpyxl, zipfile and the XML parser reading
+                # untrusted bytes raise many types (NotImplementedError for a corrupted zip version)
+                raise InstrumentError(
+                    f"not an .xlsx workbook ({type(exc).__name__})",
+                    file=self.path,
+                    fix="save the XLSForm as an Excel .xlsx workbook",
+                ) from None
+            try:
+                return self._sheets(wb)
+            except Exception as exc:  # noqa: BLE001 - as above: a damaged sheet (its XML cut short,
+                # its compressed bytes corrupted) is found only when its rows are read
+                raise InstrumentError(
+                    f"the workbook is damaged: a sheet cannot be read ({type(exc).__name__})",
+                    file=self.path,
+                    fix="open the XLSForm in Excel and save it again as an .xlsx workbook",
+                ) from None
+            finally:
+                wb.close()
 
     def _sheets(self, wb: Any) -> dict[str, _Sheet]:
         sheets: dict[str, _Sheet] = {}
