@@ -266,3 +266,25 @@ def test_cli_export_and_import(evaluation, fill):
     # a started workbook is never overwritten unasked
     result = runner.invoke(app, ["code", "export", str(evaluation), "--coders", "A,B"])
     assert isinstance(result.exception, Exception) and "already holds codings" in str(result.exception)
+
+
+def test_an_untouched_workbook_is_known_by_its_hash_and_a_saved_one_is_read(evaluation, monkeypatch):
+    from pceval.code import workflow
+
+    export_sheets(evaluation, coders=["A", "B"], double_share=0.1, seed=3)
+    sheets = evaluation / "coding" / "sheets"
+    calls = []
+    monkeypatch.setattr(workflow, "_holds_codings", lambda path: calls.append(path.name) or False)
+    assert workflow._started(load_project(evaluation)) == []
+    assert calls == []  # both workbooks are as written: no cell was read
+    # a coder opens A's workbook and saves it without coding: its bytes change, so it is read
+    wb = load_workbook(sheets / "coding_A.xlsx")
+    wb.save(sheets / "coding_A.xlsx")
+    assert workflow._started(load_project(evaluation)) == []
+    assert calls == ["coding_A.xlsx"]
+    monkeypatch.undo()
+    # and a workbook with a code entered is started, whatever its hash
+    wb = load_workbook(sheets / "coding_B.xlsx")
+    wb["coding"]["E2"] = 1
+    wb.save(sheets / "coding_B.xlsx")
+    assert [p.name for p in workflow._started(load_project(evaluation))] == ["coding_B.xlsx"]

@@ -139,3 +139,36 @@ def test_themes_are_found_in_scrubbed_text():
     assert themes_of_text("[NAME] asked that we only call on weekdays.") == ("contact_timing",)
     assert themes_of_text("Thanks, [NAME]") == ()
     assert themes_of_text("Nothing like a template.") is None
+
+
+def test_a_coding_workbook_is_the_same_bytes_each_time_and_reads_back_as_written(tmp_path):
+    import time
+
+    from openpyxl import load_workbook
+
+    from pceval.code.sheets import write_coding_workbook
+
+    long_text = "x" * 40_000
+    segments = pd.DataFrame({"segment_id": ["s1", "s2", "s3"], "respondent": ["worker", "woman", "record"],
+                             "text": ["=HYPERLINK(\"http://x\")", "http://example.org", long_text]})
+    about = {"kind": "coding", "coder": "A", "export_id": "e1"}
+    first = write_coding_workbook(tmp_path / "a.xlsx", coder="A", segments=segments, codebook=BOOK, about=about)
+    time.sleep(1.1)  # a second later: no clock may reach the bytes
+    second = write_coding_workbook(tmp_path / "b.xlsx", coder="A", segments=segments, codebook=BOOK, about=about)
+    assert first.read_bytes() == second.read_bytes()
+    wb = load_workbook(first)
+    assert wb.sheetnames == ["coding", "instructions", "codebook", "about"]
+    assert wb["about"].sheet_state == "hidden"
+    ws = wb["coding"]
+    assert [c.value for c in ws[1]][:4] == ["segment_id", "respondent", "text", "done"]
+    assert ws["C2"].value == "=HYPERLINK(\"http://x\")" and ws["C2"].data_type == "s"
+    assert ws["C3"].value == "http://example.org" and not ws["C3"].hyperlink
+    assert len(ws["C4"].value) == 32_767 and ws["C4"].value.endswith("holds]")
+    # shaded exactly where a code does not apply to the row's respondent
+    for row, respondent in ((2, "worker"), (3, "woman"), (4, "record")):
+        for offset, code in enumerate(BOOK.codes):
+            shaded = ws.cell(row=row, column=5 + offset).fill.fill_type == "solid"
+            assert shaded == (respondent not in code.respondents), (respondent, code.id)
+    assert {str(v.sqref) for v in ws.data_validations.dataValidation} == {
+        f"E2:{ws.cell(row=4, column=4 + len(BOOK.codes)).coordinate}", "D2:D4"}
+    assert {k: v for k, v in wb["about"].iter_rows(values_only=True)} == about

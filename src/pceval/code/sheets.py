@@ -15,17 +15,18 @@ always written as text: an answer starting with ``=`` is never a formula.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from pceval.errors import DataError
 from pceval.instrument.themes import ThematicCodebook
-from pceval.io import atomic_path, fixed_office_times
+from pceval.io import atomic_path
 
 __all__ = [
     "CODING_SHEET",
@@ -46,7 +47,10 @@ FIXED_COLUMNS = ("segment_id", "respondent", "text", "done")
 CONSENSUS_COLUMNS = ("segment_id", "code", "label", "respondent", "text", "coder_values", "decision")
 
 _EPOCH = _dt.datetime(2000, 1, 1)
-_SHADE = "D9D9D9"
+_SHADE = "#D9D9D9"
+#: Excel's limit on the characters of one cell.
+_CELL_LIMIT = 32_767
+_CUT = " [cut: longer than an Excel cell holds]"
 
 INSTRUCTIONS = (
     "How to code",
@@ -67,45 +71,64 @@ INSTRUCTIONS = (
 )
 
 
-def _shade():
-    from openpyxl.styles import PatternFill
-
-    return PatternFill(start_color=_SHADE, end_color=_SHADE, fill_type="solid")
-
-
-def _set_text(cell, value: object) -> None:
-    """Write a value as text (never a formula, whatever it starts with)."""
-    cell.value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-    if cell.value is not None:
-        cell.data_type = "s"
+def _text(value: object) -> str | None:
+    """A cell's text, or None for a missing value; text too long for a cell is cut, visibly."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value)
+    if len(text) > _CELL_LIMIT:
+        text = text[: _CELL_LIMIT - len(_CUT)] + _CUT
+    return text
 
 
-def _save(wb, path: Path) -> Path:
-    wb.properties.creator = "pceval"
-    wb.properties.created = _EPOCH
-    wb.properties.modified = _EPOCH
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    data = fixed_office_times(buffer.getvalue())
+def _write_text(ws, row: int, col: int, value: object, fmt=None) -> None:
+    """Write a value as text (never a formula or a link, whatever it starts with)."""
+    text = _text(value)
+    if text is not None:
+        ws.write_string(row, col, text, fmt)
+    elif fmt is not None:
+        ws.write_blank(row, col, None, fmt)
+
+
+@contextlib.contextmanager
+def _workbook(path: Path) -> Iterator:
+    """An XlsxWriter workbook written row by row to a temporary file, renamed over ``path``.
+
+    The creation time is fixed (XlsxWriter stamps it into ``docProps/core.xml`` and takes the
+    zip entries' times from it), so the same input gives the same bytes.
+    """
+    import xlsxwriter
+
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(tmp.parent),
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+        wb.set_properties({"author": "pceval", "created": _EPOCH})
+        try:
+            yield wb
+        finally:
+            wb.close()
 
 
 def _about_sheet(wb, about: Mapping[str, str]) -> None:
-    ws = wb.create_sheet(ABOUT_SHEET)
-    for key, value in about.items():
-        ws.append([key])
-        _set_text(ws.cell(row=ws.max_row, column=2), value)
-    ws.sheet_state = "hidden"
+    ws = wb.add_worksheet(ABOUT_SHEET)
+    for row, (key, value) in enumerate(about.items()):
+        _write_text(ws, row, 0, key)
+        _write_text(ws, row, 1, value)
+    ws.hide()
 
 
-def _header(ws, columns: Iterable[str]) -> None:
-    from openpyxl.styles import Font
+def _header(ws, columns: Iterable[str], fmt) -> None:
+    for col, name in enumerate(columns):
+        ws.write_string(0, col, name, fmt)
 
-    ws.append(list(columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
+
+def _instructions_sheet(wb, title: str, lines: Iterable[str], bold) -> None:
+    ws = wb.add_worksheet("instructions")
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    ws.write_string(0, 0, title, bold)
+    for row, line in enumerate(lines, start=1):
+        _write_text(ws, row, 0, line, wrap)
+    ws.set_column(0, 0, 110)
 
 
 def write_coding_workbook(path: str | Path, *, coder: str, segments: pd.DataFrame,
@@ -142,73 +165,62 @@ def write_coding_workbook(path: str | Path, *, coder: str, segments: pd.DataFram
     >>> load_workbook(path)["coding"]["C2"].value
     '=Caseloads are too high.'
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    ws = wb.create_sheet("instructions")
-    ws.append([(f"Coding sheet for {coder}: {codebook.title} (codebook {codebook.id} "
-               f"version {codebook.version})")])
-    ws["A1"].font = Font(bold=True)
-    for line in INSTRUCTIONS:
-        ws.append([line])
-        ws.cell(row=ws.max_row, column=1).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.column_dimensions["A"].width = 110
-
-    ws = wb.create_sheet("codebook")
-    fields = ("id", "label", "definition", "include", "exclude", "example", "domains", "respondents")
-    _header(ws, fields)
-    for code in codebook.codes:
-        ws.append([None] * len(fields))
-        row = ws.max_row
-        values = [code.id, code.label, code.definition, code.include, code.exclude, code.example,
-                  ", ".join(code.domains), ", ".join(code.respondents)]
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=row, column=col)
-            _set_text(cell, value)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCDEFGH", (24, 30, 60, 50, 50, 45, 12, 24), strict=True):
-        ws.column_dimensions[col].width = width
-    ws.freeze_panes = "B2"
-
-    ws = wb.create_sheet(CODING_SHEET, 0)
     codes = codebook.codes
-    _header(ws, [*FIXED_COLUMNS, *codebook.ids])
-    shade = _shade()
-    first_code_col = len(FIXED_COLUMNS) + 1
-    # rows are counted here: asking the sheet for its last row walks every cell, every time
-    rows = segments[["segment_id", "respondent", "text"]].itertuples(index=False)
-    for row, seg in enumerate(rows, start=2):
-        for col, value in enumerate((seg.segment_id, seg.respondent, seg.text), start=1):
-            _set_text(ws.cell(row=row, column=col), value)
-        ws.cell(row=row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
-        for offset, code in enumerate(codes):
-            if seg.respondent not in code.respondents:
-                ws.cell(row=row, column=first_code_col + offset).fill = shade
-    last_row = max(len(segments) + 1, 2)
-    last_col = get_column_letter(first_code_col + len(codes) - 1)
-    choice = DataValidation(type="list", formula1='"0,1"', allow_blank=True, showErrorMessage=True,
-                            errorTitle="0 or 1", error="Enter 1 when the theme is there, 0 or "
-                            "nothing when it is not.")
-    choice.add(f"{get_column_letter(first_code_col)}2:{last_col}{last_row}")
-    done = DataValidation(type="list", formula1='"1"', allow_blank=True, showErrorMessage=True,
-                          errorTitle="done", error="Enter 1 when the row is coded.")
-    done.add(f"D2:D{last_row}")
-    ws.add_data_validation(choice)
-    ws.add_data_validation(done)
-    ws.freeze_panes = "D2"
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 12
-    ws.column_dimensions["C"].width = 70
-    ws.column_dimensions["D"].width = 6
-    for offset in range(len(codes)):
-        ws.column_dimensions[get_column_letter(first_code_col + offset)].width = 8
-        ws.cell(row=1, column=first_code_col + offset).alignment = Alignment(text_rotation=90)
-    _about_sheet(wb, about)
-    return _save(wb, Path(path))
+    first_code = len(FIXED_COLUMNS)
+    last_row = max(len(segments), 1)
+    with _workbook(Path(path)) as wb:
+        bold = wb.add_format({"bold": True})
+        rotated = wb.add_format({"bold": True, "rotation": 90})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        shade = wb.add_format({"bg_color": _SHADE, "pattern": 1})
+
+        # the coding sheet first: it is the one a coder opens on
+        ws = wb.add_worksheet(CODING_SHEET)
+        _header(ws, FIXED_COLUMNS, bold)
+        for offset, code_id in enumerate(codebook.ids):
+            ws.write_string(0, first_code + offset, code_id, rotated)
+        shaded: dict[str, list[int]] = {}
+        rows = segments[["segment_id", "respondent", "text"]].itertuples(index=False, name=None)
+        for row, (segment, respondent, text) in enumerate(rows, start=1):
+            _write_text(ws, row, 0, segment)
+            _write_text(ws, row, 1, respondent)
+            _write_text(ws, row, 2, text, wrap)
+            if respondent not in shaded:
+                shaded[respondent] = [first_code + offset for offset, code in enumerate(codes)
+                                      if respondent not in code.respondents]
+            for col in shaded[respondent]:
+                ws.write_blank(row, col, None, shade)
+        if codes:
+            ws.data_validation(1, first_code, last_row, first_code + len(codes) - 1, {
+                "validate": "list", "source": ["0", "1"], "ignore_blank": True,
+                "error_title": "0 or 1",
+                "error_message": "Enter 1 when the theme is there, 0 or nothing when it is not."})
+        ws.data_validation(1, 3, last_row, 3, {
+            "validate": "list", "source": ["1"], "ignore_blank": True, "error_title": "done",
+            "error_message": "Enter 1 when the row is coded."})
+        ws.freeze_panes(1, 3)
+        for col, width in enumerate((34, 12, 70, 6)):
+            ws.set_column(col, col, width)
+        if codes:
+            ws.set_column(first_code, first_code + len(codes) - 1, 8)
+
+        _instructions_sheet(wb, f"Coding sheet for {coder}: {codebook.title} (codebook "
+                            f"{codebook.id} version {codebook.version})", INSTRUCTIONS, bold)
+
+        ws = wb.add_worksheet("codebook")
+        fields = ("id", "label", "definition", "include", "exclude", "example", "domains", "respondents")
+        _header(ws, fields, bold)
+        for row, code in enumerate(codes, start=1):
+            values = (code.id, code.label, code.definition, code.include, code.exclude, code.example,
+                      ", ".join(code.domains), ", ".join(code.respondents))
+            for col, value in enumerate(values):
+                _write_text(ws, row, col, value, wrap)
+        for col, width in enumerate((24, 30, 60, 50, 50, 45, 12, 24)):
+            ws.set_column(col, col, width)
+        ws.freeze_panes(1, 1)
+
+        _about_sheet(wb, about)
+    return Path(path)
 
 
 def write_consensus_workbook(path: str | Path, disagreements: pd.DataFrame, *,
@@ -228,43 +240,45 @@ def write_consensus_workbook(path: str | Path, disagreements: pd.DataFrame, *,
     Returns
     -------
     Path
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.worksheet.datavalidation import DataValidation
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    ws = wb.create_sheet("instructions")
-    ws.append(["Consensus: decide the themes the coders disagreed on"])
-    ws["A1"].font = Font(bold=True)
-    for line in (("Each row is one theme of one segment that two coders coded differently "
-                 "('coder_values')."),
-                 ("Put 1 in 'decision' when the theme is there, 0 when it is not; leave it blank "
-                 "to decide later. Do not change the other columns."),
-                 ("Read back with `pceval code import`; every decision is kept in "
-                 "coding/consensus_audit.csv.")):
-        ws.append([line])
-    ws.column_dimensions["A"].width = 110
-    ws = wb.create_sheet(CONSENSUS_SHEET, 0)
-    _header(ws, CONSENSUS_COLUMNS)
-    for rec in disagreements.loc[:, list(CONSENSUS_COLUMNS)].itertuples(index=False):
-        ws.append([None] * len(CONSENSUS_COLUMNS))
-        row = ws.max_row
-        for col, value in enumerate(rec[:-1], start=1):
-            _set_text(ws.cell(row=row, column=col), value)
-        decision = rec[-1]
-        if not pd.isna(decision):
-            ws.cell(row=row, column=len(CONSENSUS_COLUMNS)).value = int(decision)
-        ws.cell(row=row, column=5).alignment = Alignment(wrap_text=True, vertical="top")
-    check = DataValidation(type="list", formula1='"0,1"', allow_blank=True, showErrorMessage=True)
-    check.add(f"G2:G{max(ws.max_row, 2)}")
-    ws.add_data_validation(check)
-    for col, width in zip("ABCDEFG", (34, 22, 28, 12, 60, 22, 9), strict=True):
-        ws.column_dimensions[col].width = width
-    ws.freeze_panes = "C2"
-    _about_sheet(wb, about)
-    return _save(wb, Path(path))
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> rows = pd.DataFrame({"segment_id": ["s1"], "code": ["validation"], "label": ["Validation"],
+    ...                      "respondent": ["woman"], "text": ["She listened."],
+    ...                      "coder_values": ["A=1; B=0"], "decision": [pd.NA]})
+    >>> path = write_consensus_workbook(pathlib.Path(tempfile.mkdtemp()) / "c.xlsx", rows,
+    ...                                 about={"kind": "consensus"})
+    >>> from openpyxl import load_workbook
+    >>> [c.value for c in load_workbook(path)["consensus"][2]]
+    ['s1', 'validation', 'Validation', 'woman', 'She listened.', 'A=1; B=0', None]
+    """
+    decision_col = len(CONSENSUS_COLUMNS) - 1
+    with _workbook(Path(path)) as wb:
+        bold = wb.add_format({"bold": True})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        ws = wb.add_worksheet(CONSENSUS_SHEET)
+        _header(ws, CONSENSUS_COLUMNS, bold)
+        records = disagreements.loc[:, list(CONSENSUS_COLUMNS)].itertuples(index=False, name=None)
+        for row, record in enumerate(records, start=1):
+            for col, value in enumerate(record[:-1]):
+                _write_text(ws, row, col, value, wrap if col == 4 else None)
+            if not pd.isna(record[-1]):
+                ws.write_number(row, decision_col, int(record[-1]))
+        ws.data_validation(1, decision_col, max(len(disagreements), 1), decision_col,
+                           {"validate": "list", "source": ["0", "1"], "ignore_blank": True})
+        for col, width in enumerate((34, 22, 28, 12, 60, 22, 9)):
+            ws.set_column(col, col, width)
+        ws.freeze_panes(1, 2)
+        _instructions_sheet(wb, "Consensus: decide the themes the coders disagreed on", (
+            ("Each row is one theme of one segment that two coders coded differently "
+             "('coder_values')."),
+            ("Put 1 in 'decision' when the theme is there, 0 when it is not; leave it blank "
+             "to decide later. Do not change the other columns."),
+            ("Read back with `pceval code import`; every decision is kept in "
+             "coding/consensus_audit.csv.")), bold)
+        _about_sheet(wb, about)
+    return Path(path)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -278,7 +292,9 @@ def _open(path: Path):
         raise DataError("file not found", file=path)
     try:
         # keep formulas as written: a formula is not a 0 or 1 and must be reported as such
-        return load_workbook(path, data_only=False, read_only=True)
+        # from bytes in memory: a workbook that fails half-way through loading would leave
+        # openpyxl's own file handle open
+        return load_workbook(io.BytesIO(path.read_bytes()), data_only=False, read_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise DataError(f"not an Excel workbook ({type(exc).__name__})", file=path,
                         fix="return the .xlsx file written by `pceval code export`") from None

@@ -21,6 +21,7 @@ file, row and field, and the previous outputs stay as they were.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from pceval.code.sheets import (
 from pceval.errors import ConfigError, DataError
 from pceval.instrument import Instrument, load_instrument
 from pceval.instrument.themes import CODEBOOK_FILE, ThematicCodebook, load_thematic_codebook
-from pceval.io import write_csv, write_json, write_parquet
+from pceval.io import sha256_file, write_csv, write_json, write_parquet
 from pceval.outputs.csvsafe import neutralise_column
 from pceval.project import Project, load_project
 
@@ -180,7 +181,7 @@ def _holds_codings(path: Path) -> bool:
     from openpyxl import load_workbook
 
     try:
-        wb = load_workbook(path, read_only=True)
+        wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
         ws = wb[CODING_SHEET]
     except Exception:  # noqa: BLE001 - an unreadable file is not overwritten unasked
         return True
@@ -232,6 +233,7 @@ def _write_export(project: Project, segments: pd.DataFrame, codebook: ThematicCo
         "segments": int(segments["segment_id"].nunique()),
         "double_coded": int(manifest.loc[manifest["double"], "segment_id"].nunique()),
         "consensus_rule": CONSENSUS_RULE,
+        "sheet_sha256": {p.name: sha256_file(p) for p in paths if p.suffix == ".xlsx"},
     }))
     return CodingExport(export_id=export_id, manifest=manifest, paths=tuple(paths))
 
@@ -241,9 +243,22 @@ def _hash_int(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
+def _written_hashes(project: Project) -> dict[str, str]:
+    """The SHA-256 of each workbook as the last export wrote it (from ``export.json``)."""
+    path = coding_folder(project) / "export.json"
+    try:
+        hashes = json.loads(path.read_text(encoding="utf-8")).get("sheet_sha256", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return hashes if isinstance(hashes, dict) else {}
+
+
 def _started(project: Project) -> list[Path]:
     sheets = coding_folder(project) / "sheets"
-    return [p for p in sorted(sheets.glob("coding_*.xlsx")) if _holds_codings(p)]
+    written = _written_hashes(project)
+    # a workbook with the bytes the export wrote holds nothing new: no need to read every cell
+    return [p for p in sorted(sheets.glob("coding_*.xlsx"))
+            if written.get(p.name) != sha256_file(p) and _holds_codings(p)]
 
 
 def export_sheets(project: Project | str | Path, *, coders: Sequence[str] | None = None,
