@@ -251,3 +251,20 @@ def test_truncated_parquet(mini, tmp_path):
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(DataError, match="cannot be read as Parquet file"):
         read_export(path, instrument=mini)
+
+
+def test_parquet_text_that_is_not_utf8_and_the_largest_double(mini, tmp_path, values):
+    # a string column whose bytes are not UTF-8: Parquet stores them unchecked
+    good = pa.array(["AB1", "AB2"], pa.string())
+    offsets, data = good.buffers()[1], pa.py_buffer(b"AB1\xd3B2")
+    bad = pa.Array.from_buffers(pa.string(), 2, [None, offsets, data])
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"case_id": bad}), path)
+    with pytest.raises(DataError) as info:
+        read_export(path, instrument=mini)
+    assert str(info.value).startswith(f"{path}, field case_id: this text column is not valid UTF-8")
+    # 1.7976931348623151e308 rounds up past the largest double at 15 digits
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"kids": pa.array([1.7976931348623151e308, 2.0])}), path)
+    staged = read_parquet(path, mini).frame
+    assert values(staged, "kids") == [str(int(1.7976931348623151e308)), "2"]
