@@ -116,15 +116,19 @@ def clean_staged(
     rows_in = len(staged)
     staged = staged.reset_index(drop=True)
     preview = quarantine_previews(staged, log)
-    kept_staged = apply_rules(staged.loc[~preview], instrument, instrument.cleaning, log,
+    kept_staged = apply_rules(_without(staged, preview), instrument, instrument.cleaning, log,
                               config_file=f"{instrument.id}.yml", section="cleaning")
     kept_staged = apply_rules(kept_staged, instrument, rules, log)
     typed = type_columns(kept_staged, instrument, log, platform_codes=platform_codes)
     unattributable = quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
-    typed = typed.loc[~unattributable]
-    duplicate = quarantine_duplicates(typed, instrument, log, rule=duplicates)
-    typed = typed.loc[~duplicate]
-    typed = typed.loc[~quarantine_shared_records(typed, log)]
+    duplicate = quarantine_duplicates(typed.loc[~unattributable], instrument, log, rule=duplicates)
+    # one copy of the kept rows, not one per quarantine reason: at national scale each copy of
+    # the typed record was a gigabyte
+    drop = unattributable.copy()
+    drop.loc[duplicate.index] = duplicate.to_numpy()
+    shared = quarantine_shared_records(typed.loc[~drop], log)
+    drop.loc[shared.index] = shared.to_numpy()
+    typed = _without(typed, drop)
     cleaned = apply_relevance(typed, kept_staged.loc[typed.index], instrument, log)
     quarantine = log.quarantine_frame()
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story
@@ -140,6 +144,11 @@ def clean_staged(
         issues=log.issues_frame(), audit=audit, missing=missing, quarantine=quarantine,
         rows_in=rows_in,
     )
+
+
+def _without(frame: pd.DataFrame, drop: pd.Series) -> pd.DataFrame:
+    """``frame`` without the rows ``drop`` marks; the frame itself (no copy) when none is."""
+    return frame.loc[~drop] if bool(drop.any()) else frame
 
 
 __all__ = [
