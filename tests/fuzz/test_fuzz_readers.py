@@ -186,7 +186,7 @@ def record_edits(draw, seed):
                 r.insert(column, draw(st.sampled_from(JUNK_CELLS)) if len(records) > 1 else name)
             for r in records[header_rows:]:
                 r.insert(column, value)
-        elif kind == "rename" and width:
+        elif kind == "rename" and column < len(records[0]):  # a ragged row may be the widest
             records[0][column] = draw(names)
         elif kind == "swap" and width > 1:
             other = draw(st.integers(0, width - 1))
@@ -214,10 +214,12 @@ def record_edits(draw, seed):
             # damage to the header rows: Qualtrics' three above all
             which = draw(st.integers(0, max(header_rows - 1, 0)))
             action = draw(st.sampled_from(["drop", "swap", "short", "junk", "blank"]))
+            if which >= len(records):  # earlier edits dropped that row
+                continue
             if action == "drop" and len(records) > 1:
                 del records[which]
                 countable = False
-            elif action == "swap" and header_rows > 1:
+            elif action == "swap" and header_rows > 1 and len(records) > 2:
                 records[1], records[2] = records[2], records[1]
             elif action == "short" and len(records[which]) > 1:
                 records[which].pop()
