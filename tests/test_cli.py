@@ -65,3 +65,14 @@ def test_init_then_key(tmp_path):
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
     result = runner.invoke(app, ["key", "new", "--out", str(tmp_path / "other.key")])
     assert result.exit_code == 0 and (tmp_path / "other.key").exists()
+
+
+def test_an_error_naming_a_hostile_field_or_file_is_still_one_line():
+    from pceval.errors import DataError
+
+    error = DataError("row 3 should hold\nImportId JSON\x1b[31m", file="raw/a\nb.csv", row=3,
+                      field="FL2\ufeffStartDate;EndDate\nStart Date", fix="export\r\nagain")
+    text = str(error)
+    assert text == ("raw/a\\nb.csv, row 3, field FL2\\ufeffStartDate;EndDate\\nStart Date: "
+                    "row 3 should hold ImportId JSON\\x1b[31m (fix: export again)")
+    assert text.isprintable()

@@ -10,6 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def visible(text: str) -> str:
+    r"""``text`` with line breaks and other invisible or control characters written as escapes.
+
+    A header or file name taken from a hostile file may hold them; escaped, the message stays
+    one line and shows what is really there.
+
+    Examples
+    --------
+    >>> print(visible("Start Date\nEnd\ufeffDate é"))
+    Start Date\nEnd\ufeffDate é
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else
+                   ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 class PcevalError(Exception):
     """Base class of pceval's errors.
 
@@ -50,19 +67,19 @@ class PcevalError(Exception):
     def location(self) -> str:
         parts = []
         if self.file:
-            parts.append(self.file)
+            parts.append(visible(self.file))
         if self.row is not None:
             parts.append(f"row {self.row}")
         if self.field:
-            parts.append(f"field {self.field}")
+            parts.append(f"field {visible(str(self.field))}")
         return ", ".join(parts)
 
     def __str__(self) -> str:
-        text = " ".join(self.message.split())
+        text = visible(" ".join(self.message.split()))
         if self.location:
             text = f"{self.location}: {text}"
         if self.fix:
-            text = f"{text} (fix: {' '.join(self.fix.split())})"
+            text = f"{text} (fix: {visible(' '.join(self.fix.split()))})"
         return text
 
 
