@@ -29,9 +29,11 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
     ``staged`` (the same rows, text cells) tells an originally blank cell from one that an
     earlier rule emptied (which already has its reason).
     """
-    out = typed.copy()
+    # copy-on-write: only the columns assigned below get new data, the others stay shared
+    out = typed.copy(deep=False)
     rows = out["_row"]
     complete = out["_complete"].astype("string").fillna("1").eq("1")
+    blank_reason = pd.Series("missing", index=out.index, dtype="string").where(complete, "not_reached")
     for item in instrument.data_items():
         shown = pd.Series(True, index=out.index)
         if item.relevance:
@@ -63,9 +65,7 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
             skipped = hidden & originally_blank
             log.missing_reason(rows=rows[skipped], field=column, reason="skipped_by_logic")
             blank_shown = shown & originally_blank
-            reason = pd.Series("missing", index=out.index, dtype="string").where(
-                complete, "not_reached")
-            log.missing_reason(rows=rows[blank_shown], field=column, reason=reason[blank_shown])
+            log.missing_reason(rows=rows[blank_shown], field=column, reason=blank_reason[blank_shown])
         if item.required:
             blank = shown & pd.concat([staged[c].isna() for c in columns], axis=1).all(axis=1)
             log.issue(code="required_blank", severity="warning", rows=rows[blank], field=item.id,
