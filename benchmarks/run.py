@@ -1,7 +1,7 @@
 """pceval's benchmark suite: build, analysis and report speed against references in the same run.
 
     python benchmarks/run.py [--scale demo|national] [--women N] [--keep DIR] [--skip-report]
-                             [--skip-linearity] [--shareable csv,sav,dta]
+                             [--skip-linearity] [--shareable csv,sav,dta] [--tile K]
 
 Measured, each against its target:
 
@@ -21,7 +21,10 @@ files, measured in the same run; peak memory is compared with the raw files' in-
 size. Results are printed as a table and written to ``benchmarks/results.json``.
 
 Scales: ``demo`` is the README's demo (1,500 women, 8 services); ``national`` is about 680,000
-women in 100 services, which gives about 5,000,000 partner contact record rows.
+women in 100 services, which gives about 5,000,000 partner contact record rows. The generator
+holds a whole evaluation in memory, more than this machine's 24 GiB at the national scale, so
+``--tile 7`` writes it as seven copies of a 97,000-woman evaluation, each with its own case
+numbers and record ids (``benchmarks/tile.py``).
 """
 
 from __future__ import annotations
@@ -126,6 +129,9 @@ def main() -> None:
     parser.add_argument("--skip-report", action="store_true", help="leave out the service reports")
     parser.add_argument("--skip-linearity", action="store_true",
                         help="leave out the run at a tenth of the women")
+    parser.add_argument("--tile", type=int, default=1,
+                        help="write the evaluation as this many copies of one with that share of the "
+                             "women (benchmarks/tile.py): the generator cannot hold a national one")
     parser.add_argument("--shareable", default=None,
                         help="comma-separated shareable formats the build writes (csv,sav,dta; default all)")
     options = parser.parse_args()
@@ -134,6 +140,15 @@ def main() -> None:
         scale["women"] = options.women
     root = options.keep or Path(tempfile.mkdtemp(prefix="pceval-bench-")) / "evaluation"
     rows: dict[str, dict] = {}
+    if options.tile > 1 and not (root / "pceval.yml").exists():
+        from tile import tile_evaluation
+
+        base = root.parent / (root.name + "-base")
+        synth = synthesise(base, scale["services"], scale["women"] // options.tile, None)
+        if synth:
+            rows["synth"] = synth
+        tile_evaluation(base, root, options.tile)
+        shutil.rmtree(base)
     synth = synthesise(root, scale["services"], scale["women"], options.shareable)
     if synth:
         rows["synth"] = synth
@@ -157,6 +172,7 @@ def main() -> None:
         "women": scale["women"],
         "services": scale["services"],
         "shareable": options.shareable or "csv,sav,dta",
+        "tile": options.tile,
         "raw_rows": {k: v["rows_in"] for k, v in rows["build"]["rows"].items()},
         "raw_file_bytes": raw_bytes,
         "raw_arrow_bytes": arrow_bytes,
