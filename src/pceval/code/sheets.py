@@ -81,6 +81,15 @@ def _text(value: object) -> str | None:
     return text
 
 
+def _column_text(values: pd.Series) -> list[str | None]:
+    """A column's cells as :func:`_text` gives them, computed for the whole column at once."""
+    text = values.astype("string")
+    long = text.str.len() > _CELL_LIMIT
+    if long.any():
+        text = text.where(~long, text.str.slice(0, _CELL_LIMIT - len(_CUT)) + _CUT)
+    return [None if v is pd.NA else v for v in text.tolist()]
+
+
 def _write_text(ws, row: int, col: int, value: object, fmt=None) -> None:
     """Write a value as text (never a formula or a link, whatever it starts with)."""
     text = _text(value)
@@ -180,16 +189,22 @@ def write_coding_workbook(path: str | Path, *, coder: str, segments: pd.DataFram
         for offset, code_id in enumerate(codebook.ids):
             ws.write_string(0, first_code + offset, code_id, rotated)
         shaded: dict[str, list[int]] = {}
-        rows = segments[["segment_id", "respondent", "text"]].itertuples(index=False, name=None)
-        for row, (segment, respondent, text) in enumerate(rows, start=1):
-            _write_text(ws, row, 0, segment)
-            _write_text(ws, row, 1, respondent)
-            _write_text(ws, row, 2, text, wrap)
+        # the cells' text prepared a column at a time: the loop below only writes
+        columns = zip(*(_column_text(segments[c]) for c in ("segment_id", "respondent", "text")),
+                      strict=True)
+        write_string, write_blank = ws.write_string, ws.write_blank
+        for row, (segment, respondent, text) in enumerate(columns, start=1):
+            if segment is not None:
+                write_string(row, 0, segment)
+            if respondent is not None:
+                write_string(row, 1, respondent)
+            if text is not None:
+                write_string(row, 2, text, wrap)
             if respondent not in shaded:
                 shaded[respondent] = [first_code + offset for offset, code in enumerate(codes)
                                       if respondent not in code.respondents]
             for col in shaded[respondent]:
-                ws.write_blank(row, col, None, shade)
+                write_blank(row, col, None, shade)
         if codes:
             ws.data_validation(1, first_code, last_row, first_code + len(codes) - 1, {
                 "validate": "list", "source": ["0", "1"], "ignore_blank": True,
