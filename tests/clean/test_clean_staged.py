@@ -130,3 +130,28 @@ def test_rows_in_equal_rows_kept_plus_quarantined(instrument, rows, rule):
         for row in kept.index:
             if pd.notna(original.loc[row, column]) and pd.isna(kept.loc[row, column]):
                 assert (row, column) in audited
+
+
+def test_the_missing_reasons_log_sorts_by_row_then_field_and_keeps_every_cell():
+    from pceval.clean.log import MISSING_REASONS, CleaningLog
+
+    log = CleaningLog(instrument="womens_survey", file="w.csv")
+    log.missing_reason(rows=pd.Series([7, 3]), field="fs_out", reason="missing")
+    log.missing_reason(rows=pd.Series([3, None], dtype="Int64"), field="age_group",
+                       reason=pd.Series(["dont_know", "not_reached"]))
+    log.missing_reason(rows=pd.Series([3]), field="fs_out", reason="skipped_by_logic")
+    log.missing_reason(rows=pd.Series([5]), field="fs_home", reason=pd.Series([None], dtype="string"))
+    with pytest.raises(ValueError, match="unknown missing reason 'no such reason'"):
+        log.missing_reason(rows=pd.Series([5]), field="fs_home", reason="no such reason")
+    log.missing_reason(rows=pd.Series([], dtype="Int64"), field="fs_home", reason="missing")
+    frame = log.missing_frame()
+    assert frame["row"].tolist() == [pd.NA, 3, 3, 3, 5, 7]
+    assert frame["field"].tolist() == ["age_group", "age_group", "fs_out", "fs_out", "fs_home", "fs_out"]
+    # two reasons for one cell stay in the order they were logged (the first one counts)
+    assert frame["reason"].astype("string").tolist() == [
+        "not_reached", "dont_know", "missing", "skipped_by_logic", pd.NA, "missing"]
+    assert list(frame["reason"].cat.categories) == list(MISSING_REASONS)
+    assert (frame["instrument"] == "womens_survey").all()
+    assert str(frame["field"].dtype) == "string" and str(frame["row"].dtype) == "Int64"
+    empty = CleaningLog(instrument="x", file="x.csv").missing_frame()
+    assert list(empty.columns) == ["instrument", "row", "field", "reason"] and len(empty) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 ISSUE_COLUMNS = ("code", "severity", "file", "row", "field", "value", "message")
@@ -42,7 +43,9 @@ class CleaningLog:
     file: str
     issues: list[pd.DataFrame] = field(default_factory=list)
     audit: list[pd.DataFrame] = field(default_factory=list)
-    missing: list[pd.DataFrame] = field(default_factory=list)
+    #: Missing reasons as (rows, field, reason codes into MISSING_REASONS): tens of millions
+    #: of cells at national scale, kept compact until :meth:`missing_frame` builds the frame.
+    missing: list[tuple[pd.arrays.IntegerArray, str, np.ndarray]] = field(default_factory=list)
     quarantine: list[pd.DataFrame] = field(default_factory=list)
 
     def issue(self, *, code: str, severity: str, rows: pd.Series | list, field: str | None,
@@ -75,11 +78,13 @@ class CleaningLog:
         rows = pd.Series(rows, dtype="Int64").reset_index(drop=True)
         if rows.empty:
             return
-        reasons = (pd.Series(reason, dtype="string").reset_index(drop=True)
-                   if isinstance(reason, pd.Series) else reason)
-        self.missing.append(pd.DataFrame({
-            "instrument": self.instrument, "row": rows, "field": field, "reason": reasons,
-        }))
+        reasons = pd.Series(reason, index=rows.index, dtype="string") if not isinstance(
+            reason, pd.Series) else pd.Series(reason, dtype="string").reset_index(drop=True)
+        unknown = set(reasons.dropna().unique()) - set(MISSING_REASONS)
+        if unknown:  # a reason outside the list would become a blank without one
+            raise ValueError(f"unknown missing reason {sorted(unknown)[0]!r}; use one of {MISSING_REASONS}")
+        codes = pd.Categorical(reasons, categories=MISSING_REASONS).codes
+        self.missing.append((rows.array, field, np.asarray(codes, dtype=np.int8)))
 
     def quarantined(self, *, rows: pd.Series, reason: str, detail: str | pd.Series) -> None:
         rows = pd.Series(rows, dtype="Int64").reset_index(drop=True)
@@ -99,9 +104,31 @@ class CleaningLog:
         return _concat(self.audit, AUDIT_COLUMNS, sort=["row", "field", "rule"])
 
     def missing_frame(self) -> pd.DataFrame:
-        frame = _concat(self.missing, MISSING_COLUMNS, sort=["row", "field"])
-        frame["reason"] = pd.Categorical(frame["reason"], categories=MISSING_REASONS)
-        return frame
+        """The missing reasons, one row per cell, sorted by row then field (stable)."""
+        if not self.missing:
+            frame = _concat([], MISSING_COLUMNS, sort=["row", "field"])
+            frame["reason"] = pd.Categorical(frame["reason"], categories=MISSING_REASONS)
+            return frame
+        rows = pd.array(np.concatenate([r.to_numpy(dtype="int64", na_value=-1) for r, _, _ in self.missing]),
+                        dtype="Int64")
+        valid = np.concatenate([~r.isna() for r, _, _ in self.missing])
+        fields = sorted({f for _, f, _ in self.missing})
+        field_codes = np.concatenate([np.full(len(r), fields.index(f), dtype=np.int32)
+                                      for r, f, _ in self.missing])
+        reason_codes = np.concatenate([c for _, _, c in self.missing])
+        # as a stable sort on (row, field) with missing rows first: fields are coded in sorted
+        # order, so their codes sort as the names do
+        order = np.lexsort((field_codes, np.where(valid, rows.to_numpy(dtype="int64", na_value=-1), -1),
+                            valid))
+        rows = rows[order]
+        rows[~valid[order]] = pd.NA
+        return pd.DataFrame({
+            "instrument": pd.Categorical.from_codes(np.zeros(len(order), dtype=np.int8),
+                                                    categories=[self.instrument]).astype("string"),
+            "row": rows,
+            "field": pd.Categorical.from_codes(field_codes[order], categories=fields).astype("string"),
+            "reason": pd.Categorical.from_codes(reason_codes[order], categories=list(MISSING_REASONS)),
+        })
 
     def quarantine_frame(self) -> pd.DataFrame:
         return _concat(self.quarantine, QUARANTINE_COLUMNS, sort=["row", "reason"])
