@@ -121,14 +121,11 @@ def clean_staged(
     kept_staged = apply_rules(kept_staged, instrument, rules, log)
     typed = type_columns(kept_staged, instrument, log, platform_codes=platform_codes)
     unattributable = quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
-    duplicate = quarantine_duplicates(typed.loc[~unattributable], instrument, log, rule=duplicates)
-    # one copy of the kept rows, not one per quarantine reason: at national scale each copy of
-    # the typed record was a gigabyte
-    drop = unattributable.copy()
-    drop.loc[duplicate.index] = duplicate.to_numpy()
-    shared = quarantine_shared_records(typed.loc[~drop], log)
-    drop.loc[shared.index] = shared.to_numpy()
-    typed = _without(typed, drop)
+    # each step copies the typed frame only when it quarantines a row (at national scale a copy
+    # of the typed record is a gigabyte)
+    typed = _without(typed, unattributable)
+    typed = _without(typed, quarantine_duplicates(typed, instrument, log, rule=duplicates))
+    typed = _without(typed, quarantine_shared_records(typed, log))
     cleaned = apply_relevance(typed, kept_staged.loc[typed.index], instrument, log)
     quarantine = log.quarantine_frame()
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story

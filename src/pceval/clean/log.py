@@ -78,12 +78,15 @@ class CleaningLog:
         rows = pd.Series(rows, dtype="Int64").reset_index(drop=True)
         if rows.empty:
             return
-        reasons = pd.Series(reason, index=rows.index, dtype="string") if not isinstance(
-            reason, pd.Series) else pd.Series(reason, dtype="string").reset_index(drop=True)
-        unknown = set(reasons.dropna().unique()) - set(MISSING_REASONS)
+        if isinstance(reason, pd.Series):
+            reasons = pd.Series(reason, dtype="string").reset_index(drop=True)
+            unknown = sorted(set(reasons.dropna().unique()) - set(MISSING_REASONS))
+            codes = pd.Categorical(reasons, categories=MISSING_REASONS).codes
+        else:
+            unknown = [] if reason in MISSING_REASONS else [reason]
+            codes = np.full(len(rows), MISSING_REASONS.index(reason) if not unknown else -1)
         if unknown:  # a reason outside the list would become a blank without one
-            raise ValueError(f"unknown missing reason {sorted(unknown)[0]!r}; use one of {MISSING_REASONS}")
-        codes = pd.Categorical(reasons, categories=MISSING_REASONS).codes
+            raise ValueError(f"unknown missing reason {unknown[0]!r}; use one of {MISSING_REASONS}")
         self.missing.append((rows.array, field, np.asarray(codes, dtype=np.int8)))
 
     def quarantined(self, *, rows: pd.Series, reason: str, detail: str | pd.Series) -> None:
@@ -109,8 +112,7 @@ class CleaningLog:
             frame = _concat([], MISSING_COLUMNS, sort=["row", "field"])
             frame["reason"] = pd.Categorical(frame["reason"], categories=MISSING_REASONS)
             return frame
-        rows = pd.array(np.concatenate([r.to_numpy(dtype="int64", na_value=-1) for r, _, _ in self.missing]),
-                        dtype="Int64")
+        rows = np.concatenate([r.to_numpy(dtype="int64", na_value=0) for r, _, _ in self.missing])
         valid = np.concatenate([~r.isna() for r, _, _ in self.missing])
         fields = sorted({f for _, f, _ in self.missing})
         field_codes = np.concatenate([np.full(len(r), fields.index(f), dtype=np.int32)
@@ -118,14 +120,11 @@ class CleaningLog:
         reason_codes = np.concatenate([c for _, _, c in self.missing])
         # as a stable sort on (row, field) with missing rows first: fields are coded in sorted
         # order, so their codes sort as the names do
-        order = np.lexsort((field_codes, np.where(valid, rows.to_numpy(dtype="int64", na_value=-1), -1),
-                            valid))
-        rows = rows[order]
-        rows[~valid[order]] = pd.NA
+        order = np.lexsort((field_codes, rows, valid))
         return pd.DataFrame({
             "instrument": pd.Categorical.from_codes(np.zeros(len(order), dtype=np.int8),
                                                     categories=[self.instrument]).astype("string"),
-            "row": rows,
+            "row": pd.arrays.IntegerArray(rows[order], ~valid[order]),
             "field": pd.Categorical.from_codes(field_codes[order], categories=fields).astype("string"),
             "reason": pd.Categorical.from_codes(reason_codes[order], categories=list(MISSING_REASONS)),
         })

@@ -51,6 +51,7 @@ _SHADE = "#D9D9D9"
 #: Excel's limit on the characters of one cell.
 _CELL_LIMIT = 32_767
 _CUT = " [cut: longer than an Excel cell holds]"
+_KEPT = _CELL_LIMIT - len(_CUT)
 
 INSTRUCTIONS = (
     "How to code",
@@ -77,7 +78,7 @@ def _text(value: object) -> str | None:
         return None
     text = str(value)
     if len(text) > _CELL_LIMIT:
-        text = text[: _CELL_LIMIT - len(_CUT)] + _CUT
+        text = text[:_KEPT] + _CUT
     return text
 
 
@@ -86,7 +87,7 @@ def _column_text(values: pd.Series) -> list[str | None]:
     text = values.astype("string")
     long = text.str.len() > _CELL_LIMIT
     if long.any():
-        text = text.where(~long, text.str.slice(0, _CELL_LIMIT - len(_CUT)) + _CUT)
+        text = text.where(~long, text.str.slice(0, _KEPT) + _CUT)
     return [None if v is pd.NA else v for v in text.tolist()]
 
 

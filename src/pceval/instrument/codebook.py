@@ -588,9 +588,9 @@ def _reason_counts(inst: Instrument, frame: pd.DataFrame,
         # a row counts once per item and reason, however many of its columns are blank
         rows = pd.to_numeric(reasons["row"], errors="coerce").astype("Float64")
         keep &= rows.notna().to_numpy()
-        row_codes, _ = pd.factorize(rows.to_numpy(dtype="float64", na_value=np.nan)[keep])
-        pair = _distinct(pair[keep] * (int(row_codes.max(initial=-1)) + 1) + row_codes)[0]
-        pair //= max(int(row_codes.max(initial=-1)) + 1, 1)
+        row_codes, row_values = pd.factorize(rows.to_numpy(dtype="float64", na_value=np.nan)[keep])
+        span = max(len(row_values), 1)
+        pair = _distinct(pair[keep] * span + row_codes)[0] // span
     else:
         pair = pair[keep]
     pairs, sizes = _distinct(pair)
