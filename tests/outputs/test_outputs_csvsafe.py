@@ -109,3 +109,20 @@ def test_fast_writer_gives_the_bytes_of_pythons_csv_module(tmp_path, monkeypatch
         fast = csvsafe.write_csv_safe(tmp_path / "fast.csv", frame[columns], dates=dates)
         slow = csvsafe._write_csv_pandas(tmp_path / "slow.csv", frame[columns], dates=dates)
         assert fast.read_bytes() == slow.read_bytes(), (trial, columns, dates)
+
+
+def test_columns_read_from_parquet_in_several_row_groups(tmp_path):
+    # a frame read back from Parquet holds each text column as one Arrow chunk per row group
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pceval.outputs import csvsafe
+
+    table = pa.table({"t": ["a", "=b", None, "c,d", "e"], "n": pa.array([1, None, 3, 4, 5], pa.int64())})
+    pq.write_table(table, tmp_path / "x.parquet", row_group_size=2)
+    frame = pd.read_parquet(tmp_path / "x.parquet", dtype_backend="pyarrow")
+    assert pa.array(frame["t"], from_pandas=True).num_chunks == 3
+    fast = csvsafe.write_csv_safe(tmp_path / "fast.csv", frame)
+    slow = csvsafe._write_csv_pandas(tmp_path / "slow.csv", frame)
+    assert fast.read_bytes() == slow.read_bytes() == (
+        b"\xef\xbb\xbft,n\r\na,1\r\n'=b,\r\n,3\r\n\"c,d\",4\r\ne,5\r\n")

@@ -239,12 +239,16 @@ def _column_writer(name: str, column: pd.Series, as_date: bool | None) -> _Colum
     return None
 
 
-def _write_rows(handle, rows: pa.Array) -> None:
-    """Write the characters of a non-null ``large_string`` array back to back."""
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-    offsets = offsets[rows.offset:rows.offset + len(rows) + 1]
-    if len(offsets) and offsets[-1] > offsets[0]:
-        handle.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
+def _write_rows(handle, rows: pa.Array | pa.ChunkedArray) -> None:
+    """Write the characters of a non-null ``large_string`` array back to back.
+
+    Columns read from Parquet (one chunk per row group) give a chunked array.
+    """
+    for chunk in (rows.chunks if isinstance(rows, pa.ChunkedArray) else (rows,)):
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+        offsets = offsets[chunk.offset:chunk.offset + len(chunk) + 1]
+        if len(offsets) and offsets[-1] > offsets[0]:
+            handle.write(memoryview(chunk.buffers()[2])[offsets[0]:offsets[-1]])
 
 
 def write_csv_safe(path: str | Path, frame: pd.DataFrame, *,
