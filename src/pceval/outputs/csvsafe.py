@@ -227,6 +227,13 @@ def _column_writer(name: str, column: pd.Series, as_date: bool | None) -> _Colum
         values = pa.array(column, from_pandas=True, type=pa.bool_())
         return _Column(values, lambda v: pc.if_else(v, _s("true"), _s("false")).fill_null(_s(""))
                        .cast(_TEXT))
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.inferred_type in {"string", "empty"}:
+        # each category formatted once, the cells taken from them by code
+        categories = pa.array(dtype.categories.astype(object), type=pa.string()).cast(_TEXT)
+        formatted = _text_cells(categories)
+        codes = column.cat.codes.to_numpy()
+        values = pa.array(codes, type=pa.int32(), mask=codes < 0)
+        return _Column(values, lambda v: pc.take(formatted, v).fill_null(_s("")))
     if _is_text(column):
         values = pa.array(column.astype("string[pyarrow]"), from_pandas=True).cast(_TEXT)
         return _Column(values, _text_cells)

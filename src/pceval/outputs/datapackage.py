@@ -174,11 +174,12 @@ def _reasons_frame(frame: pd.DataFrame, missing: pd.DataFrame,
                                   for i, f in enumerate(fields)])
     rows = frame_rows[positions]
     order = np.lexsort((field_codes, rows))
+    # categorical: the CSV writer formats each field and reason once, not once per cell
     return pd.DataFrame({
         "row": pd.array(rows[order], dtype="Int64"),
-        "field": pd.Categorical.from_codes(field_codes[order], categories=fields).astype("string"),
+        "field": pd.Categorical.from_codes(field_codes[order], categories=fields),
         "reason": pd.Categorical.from_codes(np.concatenate([cells[f][1] for f in fields])[order],
-                                            categories=list(MISSING_REASONS)).astype("string"),
+                                            categories=list(MISSING_REASONS)),
     })
 
 
