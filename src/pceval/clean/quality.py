@@ -324,24 +324,52 @@ def _item_columns(inst: Instrument, item: Item, frame: pd.DataFrame) -> list[str
     return [c for c in columns if c in frame.columns]
 
 
+def _rows_by_field(fields: tuple[np.ndarray, pd.Index], chosen: np.ndarray,
+                   log_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The row ids of the log's chosen rows, by field (rows without an id left out)."""
+    codes, names = fields
+    keep = chosen & ~np.isnan(log_rows) & (codes >= 0)
+    codes, kept = codes[keep], log_rows[keep]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(name): kept[order[bounds[i]:bounds[i + 1]]] for i, name in enumerate(names)
+            if bounds[i + 1] > bounds[i]}
+
+
+def _rows_in(row_ids: pd.Index, ids: np.ndarray | None) -> np.ndarray:
+    """Which rows of the frame (by their ids) are among ``ids``."""
+    if ids is None or not len(ids):
+        return np.zeros(len(row_ids), dtype=bool)
+    if row_ids.is_unique:
+        out = np.zeros(len(row_ids), dtype=bool)
+        positions = row_ids.get_indexer(ids)
+        out[positions[positions >= 0]] = True
+        return out
+    return np.isin(row_ids.to_numpy(), ids)
+
+
 def _completeness_table(missing: pd.DataFrame, clean: Mapping[str, pd.DataFrame],
                         instruments: Mapping[str, Instrument]) -> pd.DataFrame:
     records = []
+    # the log's columns coded once, each instrument's part a mask of them: sets of Python
+    # integers per field took half a gigabyte for a few million missing cells
+    instrument_codes, instrument_names = pd.factorize(missing["instrument"].astype("string"))
+    fields = pd.factorize(missing["field"].astype("string"))
+    reason = missing["reason"].astype("string")
+    skipped_log = (reason == "skipped_by_logic").fillna(False).to_numpy(dtype=bool)
+    declined_log = reason.isin(DECLINED_REASONS).fillna(False).to_numpy(dtype=bool)
+    log_rows = pd.to_numeric(missing["row"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     for inst_id, inst in instruments.items():
         frame = clean.get(inst_id)
         if frame is None:
             continue
         row_ids = (frame["_row"] if "_row" in frame.columns
                    else pd.Series(frame.index, index=frame.index))
-        row_ids = pd.to_numeric(row_ids, errors="coerce").to_numpy()
-        mine = missing[missing["instrument"].astype("string") == inst_id]
-        skipped_by: dict[str, set] = {}
-        declined_by: dict[str, set] = {}
-        reason = mine["reason"].astype("string")
-        for field, group in mine[reason == "skipped_by_logic"].groupby("field"):
-            skipped_by[str(field)] = set(group["row"].dropna().astype("int64"))
-        for field, group in mine[reason.isin(DECLINED_REASONS).fillna(False)].groupby("field"):
-            declined_by[str(field)] = set(group["row"].dropna().astype("int64"))
+        row_ids = pd.Index(pd.to_numeric(row_ids, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+        mine = instrument_codes == (instrument_names.get_loc(inst_id) if inst_id in instrument_names else -2)
+        skipped_by = _rows_by_field(fields, mine & skipped_log, log_rows)
+        declined_by = _rows_by_field(fields, mine & declined_log, log_rows)
+        n = len(frame)
         for item in inst.data_items():
             if item.type == ItemType.CALCULATED:
                 continue
@@ -352,17 +380,16 @@ def _completeness_table(missing: pd.DataFrame, clean: Mapping[str, pd.DataFrame]
                 continue
             # the routing hides all of a multiple-choice item's columns together
             names = [item.id] if item.role == Role.CASE_KEY else columns
-            skipped = set.intersection(*(skipped_by.get(c, set()) for c in names))
-            declined = set.union(*(declined_by.get(c, set()) for c in names))
-            shown = ~np.isin(row_ids, list(skipped)) if skipped else np.ones(len(frame), bool)
-            answered = frame[columns].notna().any(axis=1).to_numpy() & shown
-            refused = np.isin(row_ids, list(declined)) & shown & ~answered if declined else \
-                np.zeros(len(frame), bool)
+            skipped = np.logical_and.reduce([_rows_in(row_ids, skipped_by.get(c)) for c in names])
+            declined = np.logical_or.reduce([_rows_in(row_ids, declined_by.get(c)) for c in names])
+            shown = ~skipped
+            answered = np.logical_or.reduce([frame[c].notna().to_numpy() for c in columns]) & shown
+            refused = declined & shown & ~answered
             n_shown = int(shown.sum())
             records.append({
                 "instrument": inst_id, "field": item.id if item.role != Role.CASE_KEY else
                 columns[0], "label": _short(text_in(item.label)), "required": item.required,
-                "rows": len(frame), "shown": n_shown, "answered": int(answered.sum()),
+                "rows": n, "shown": n_shown, "answered": int(answered.sum()),
                 "declined": int(refused.sum()),
                 "share_answered": answered.sum() / n_shown if n_shown else np.nan,
             })
@@ -421,13 +448,13 @@ def _linkage_table(clean: Mapping[str, pd.DataFrame],
                 if inst.respondent == "record" and i in clean and PERSON_KEY in clean[i].columns]
     rows = []
     for inst_id in _women_instruments(clean, instruments):
-        women = set(clean[inst_id][PERSON_KEY].dropna().astype(str))
+        women = pd.Series(clean[inst_id][PERSON_KEY].dropna().astype("string").unique())
         for record in records_:
-            known = set(clean[record][PERSON_KEY].dropna().astype(str))
-            linked = len(women & known)
+            known = clean[record][PERSON_KEY].dropna().astype("string").unique()
+            linked = int(women.isin(known).sum())
             rows.append({"instrument": inst_id, "record": record, "women": len(women),
                          "linked": linked,
-                         "share_linked": linked / len(women) if women else None})
+                         "share_linked": linked / len(women) if len(women) else None})
     out = pd.DataFrame(rows, columns=["instrument", "record", "women", "linked", "share_linked"])
     return out.astype({"instrument": "string", "record": "string", "women": "Int64",
                        "linked": "Int64", "share_linked": "Float64"})
