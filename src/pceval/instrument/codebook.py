@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pceval.errors import ReportError
+from pceval.partition import partition
 from pceval.instrument.load import load_catalogue
 from pceval.instrument.model import (
     Code,
@@ -220,11 +221,12 @@ def codebook_html(
         out.append(f'<li><a href="#{_e(inst.id)}">{_e(text_in(inst.title, lang))}</a> '
                    f"(<code>{_e(inst.id)}</code>)</li>")
     out += ["</ul>", "</nav>", "<main>"]
+    parts = partition(missing, "instrument") if missing is not None else {}
     for inst in chosen:
         frame = data.get(inst.id)
         reasons = None
         if missing is not None:
-            reasons = missing[missing["instrument"].astype("string") == inst.id]
+            reasons = parts.get(inst.id, missing.iloc[:0])
         scale_reliability = None
         if reliability is not None:
             scale_reliability = reliability
@@ -505,7 +507,7 @@ def _item_rows(inst: Instrument, item: Item, frame: pd.DataFrame, columns: list[
     """Rows ``(value, label, count or statistic)`` describing the answers given."""
     missing_codes = {_key(m.code): m for m in inst.missing_of(item)}
     if item.sensitivity in HIDDEN_SENSITIVITIES:
-        answered = int(frame[columns].notna().any(axis=1).sum())
+        answered = int(np.logical_or.reduce([frame[c].notna().to_numpy() for c in columns]).sum())
         return [("", f"answered (values not shown: {item.sensitivity.value.replace('_', ' ')})",
                  answered)]
     if item.is_multiple:
@@ -622,7 +624,7 @@ def _reason_rows(item: Item, reasons: dict[str, int] | None, frame: pd.DataFrame
                  columns: list[str]) -> list[tuple[str, str, object]]:
     """Rows ``(reason, label, count)`` of blanks by reason (rows counted once per item)."""
     if item.is_multiple:
-        blank = int(frame[columns].isna().all(axis=1).sum())
+        blank = int(np.logical_and.reduce([frame[c].isna().to_numpy() for c in columns]).sum())
     else:
         blank = int(frame[item.id].isna().sum())
     out: list[tuple[str, str, object]] = []

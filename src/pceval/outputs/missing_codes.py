@@ -55,6 +55,7 @@ from pceval.outputs._columns import (
     describe_columns,
     numeric_choice_codes,
 )
+from pceval.partition import partition
 
 __all__ = [
     "MISSING_CODES",
@@ -226,11 +227,7 @@ def split_by_instrument(missing: pd.DataFrame | None) -> dict[str, pd.DataFrame]
     """
     if missing is None or "instrument" not in missing.columns:
         return None
-    codes, uniques = pd.factorize(missing["instrument"].astype("string"), use_na_sentinel=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(name): missing.iloc[order[bounds[i]:bounds[i + 1]]]
-            for i, name in enumerate(uniques)}
+    return partition(missing, "instrument")
 
 
 def part_for(parts: dict[str, pd.DataFrame] | None, missing: pd.DataFrame | None,
