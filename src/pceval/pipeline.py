@@ -31,6 +31,7 @@ import pandas as pd
 from pceval import __version__
 from pceval.analyse.plan import load_plan
 from pceval.analyse.run import DisclosureRules, run_plan
+from pceval.beside import beside
 from pceval.clean import (
     AUDIT_COLUMNS,
     ISSUE_COLUMNS,
@@ -348,6 +349,35 @@ def write_quality(project: Project, summary: BuildSummary, *, issues: pd.DataFra
     return written
 
 
+#: Rows (all instruments) from which a build writes its reports in a second process: below
+#: it, forking costs more than it saves.
+BESIDE_ROWS = 100_000
+
+
+def _write_reports(project: Project, summary: BuildSummary, *, issues: pd.DataFrame,
+                   quarantine: pd.DataFrame, missing: pd.DataFrame, audit: pd.DataFrame,
+                   scrubs: pd.DataFrame, clean: dict[str, pd.DataFrame],
+                   scored: dict[str, pd.DataFrame],
+                   instruments: dict[str, Instrument]) -> tuple[list[Path], list[str]]:
+    """Everything a build writes about its data: audit logs, reliability, the quality reports,
+    the codebook, k-anonymity and the DEX export; the files and the k-anonymity warnings."""
+    build_dir = project.build
+    # DSS Data Exchange SCORE records: pseudonymous, record-level, so beside the shareable data
+    outputs = list(write_dex_export(project, scored=scored, instruments=instruments))
+    outputs.append(write_csv(build_dir / "audit" / "audit_log.csv", audit))
+    outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))
+    outputs.append(write_csv(build_dir / "audit" / "scrubbing.csv", scrubs))
+    outputs.append(write_csv(build_dir / "quarantine" / "quarantine.csv", quarantine))
+    scale_table, item_table = reliability_tables(instruments, clean)
+    outputs.append(write_csv(build_dir / "reliability" / "scale_reliability.csv", scale_table))
+    outputs.append(write_csv(build_dir / "reliability" / "item_statistics.csv", item_table))
+    outputs += write_quality(project, summary, issues=issues, quarantine=quarantine, missing=missing,
+                             clean=clean, instruments=instruments, reliability=scale_table)
+    kanon = check_k_anonymity(clean, instruments, k=project.config.privacy.k_anonymity)
+    outputs.append(write_csv(build_dir / "audit" / "k_anonymity.csv", kanon))
+    return outputs, k_anonymity_warnings(kanon)
+
+
 # Stage 4: score ----------------------------------------------------------------------------
 
 def score(instruments: dict[str, Instrument], frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -517,32 +547,28 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised], AUDIT_COLUMNS)
     missing = _concat_logs((c.missing for c in cleaned.values()), MISSING_COLUMNS)
     quarantine = _concat_logs((c.quarantine for c in cleaned.values()), QUARANTINE_COLUMNS)
-    outputs: list[Path] = []
-    for inst_id, frame in by_instrument.items():
-        outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
-        outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
-    outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
     if len(missing):
         missing = missing.astype({"reason": "string"})
-    outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
-    outputs += write_shareable(project, scored, by_id, missing)
-    # DSS Data Exchange SCORE records: pseudonymous, record-level, so beside the shareable data
-    outputs += write_dex_export(project, scored=scored, instruments=by_id)
-    step("write shareable formats")
-    outputs.append(write_csv(build_dir / "audit" / "audit_log.csv", audit))
-    outputs.append(write_csv(build_dir / "audit" / "validation_issues.csv", issues))
-    outputs.append(write_csv(build_dir / "audit" / "scrubbing.csv", scrubs))
-    outputs.append(write_csv(build_dir / "quarantine" / "quarantine.csv", quarantine))
     summary.rows.update(rows)
     summary.issues = len(issues)
-    scale_table, item_table = reliability_tables(by_id, by_instrument)
-    outputs.append(write_csv(build_dir / "reliability" / "scale_reliability.csv", scale_table))
-    outputs.append(write_csv(build_dir / "reliability" / "item_statistics.csv", item_table))
-    outputs += write_quality(project, summary, issues=issues, quarantine=quarantine, missing=missing,
-                             clean=by_instrument, instruments=by_id, reliability=scale_table)
-    kanon = check_k_anonymity(by_instrument, by_id, k=project.config.privacy.k_anonymity)
-    outputs.append(write_csv(build_dir / "audit" / "k_anonymity.csv", kanon))
-    summary.warnings = k_anonymity_warnings(kanon)
+
+    def reports() -> tuple[list[Path], list[str]]:
+        return _write_reports(project, summary, issues=issues, quarantine=quarantine, missing=missing,
+                              audit=audit, scrubs=scrubs, clean=by_instrument, scored=scored,
+                              instruments=by_id)
+
+    outputs: list[Path] = []
+    # the reports on the data are written by a second process while this one writes the data
+    with beside(reports, fork=sum(map(len, by_instrument.values())) >= BESIDE_ROWS) as written:
+        for inst_id, frame in by_instrument.items():
+            outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
+            outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
+        outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
+        outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
+        outputs += write_shareable(project, scored, by_id, missing)
+        step("write shareable formats")
+        reported, summary.warnings = written.result()
+    outputs += reported
     # recorded under the names they will have once the staging folder is build/
     published = project.published.relative_to(project.root)
     manifest = {

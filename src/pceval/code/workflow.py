@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pceval.beside import beside
 from pceval.code.assign import assign_segments
 from pceval.code.consensus import CONSENSUS_RULE, consensus
 from pceval.code.frequencies import theme_frequencies
@@ -63,6 +64,9 @@ __all__ = [
 #: Columns of ``coding/manifest.csv``.
 MANIFEST_COLUMNS = ("segment_id", "instrument", "item", "respondent", "coder", "double", "sheet")
 CONSENSUS_FILE = "consensus.xlsx"
+#: Segments from which coders' workbooks are written by two processes at once: below it,
+#: forking costs more than it saves.
+BESIDE_SEGMENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -209,17 +213,28 @@ def _write_export(project: Project, segments: pd.DataFrame, codebook: ThematicCo
     sheets = folder / "sheets"
     manifest = _assignments(segments, coders, double_share, seed)
     export_id = _export_id(manifest, codebook)
-    paths: list[Path] = []
     text = segments.set_index("segment_id")
-    for coder in coders:
-        mine = manifest.loc[manifest["coder"] == coder, "segment_id"]
-        # a coder's rows in a random but repeatable order, so instruments and waves are mixed
-        order = mine.sample(frac=1.0, random_state=_hash_int(f"{seed}:{coder}") % (2**32))
-        rows = text.loc[order.to_numpy(), ["respondent", "text"]].reset_index()
-        about = {"kind": "coding", "coder": coder, "export_id": export_id,
-                 "codebook": codebook.id, "codebook_version": codebook.version}
-        paths.append(write_coding_workbook(sheets / _sheet_name(coder), coder=coder,
-                                           segments=rows, codebook=codebook, about=about))
+
+    def workbooks(names: Sequence[str]) -> list[Path]:
+        written = []
+        for coder in names:
+            mine = manifest.loc[manifest["coder"] == coder, "segment_id"]
+            # a coder's rows in a random but repeatable order, so instruments and waves are mixed
+            order = mine.sample(frac=1.0, random_state=_hash_int(f"{seed}:{coder}") % (2**32))
+            rows = text.loc[order.to_numpy(), ["respondent", "text"]].reset_index()
+            about = {"kind": "coding", "coder": coder, "export_id": export_id,
+                     "codebook": codebook.id, "codebook_version": codebook.version}
+            written.append(write_coding_workbook(sheets / _sheet_name(coder), coder=coder,
+                                                 segments=rows, codebook=codebook, about=about))
+        return written
+
+    # every other coder's workbook is written by a second process
+    with beside(lambda: workbooks(coders[1::2]),
+                fork=len(coders) > 1 and len(segments) >= BESIDE_SEGMENTS) as others:
+        mine = workbooks(coders[0::2])
+        theirs = others.result()
+    by_name = {p.name: p for p in mine + theirs}
+    paths: list[Path] = [by_name[_sheet_name(coder)] for coder in coders]
     # workbooks of coders no longer assigned, and the consensus of an earlier export, would be
     # read back by the next import: they go
     for stale in sorted(sheets.glob("coding_*.xlsx")):
