@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pceval.clean.log import REDACTED, CleaningLog
 from pceval.instrument.model import Instrument, Item, ItemType, Sensitivity, multi_column
@@ -125,7 +127,7 @@ def _type_item(values: pd.Series, rows: pd.Series, item: Item, instrument: Instr
                 message=f"not one of the codes of choice list {item.choices!r}: {', '.join(codes)}")
         values = values.mask(bad)
         if choice_codes_numeric(instrument, item):
-            return pd.to_numeric(values, errors="coerce").astype("Int64")
+            return _as_codes(values, [c.code for c in instrument.choices_of(item)], "Int64")
         return values
 
     if item.type in {ItemType.INTEGER, ItemType.DECIMAL}:
@@ -180,4 +182,25 @@ def _type_indicator(values: pd.Series, rows: pd.Series, field: str, item: Item,
     _remove(values, bad, rows, item, field, log, rule="not_an_indicator",
             reason="invalid_value_removed", code="not_an_indicator",
             message="a choice column holds 1 (chosen) or 0 (not chosen)")
-    return pd.to_numeric(values.mask(bad), errors="coerce").astype("Int8")
+    return _as_codes(values.mask(bad), [0, 1], "Int8")
+
+
+def _as_codes(values: pd.Series, codes: list[int], dtype: str) -> pd.Series:
+    """Text cells that are all spelled as one of ``codes`` (or missing) as those integers.
+
+    Looked up rather than parsed: ``pd.to_numeric`` took a quarter of a second a column on
+    Arrow text of 700,000 rows.
+
+    Examples
+    --------
+    >>> _as_codes(pd.Series(["1", None, "-99"], dtype="string"), [1, -99], "Int64").tolist()
+    [1, <NA>, -99]
+    """
+    text = pa.array(values.astype("string[pyarrow]").array, from_pandas=True)
+    positions = pc.index_in(text, value_set=pa.array([str(c) for c in codes], pa.string()))
+    if positions.null_count > text.null_count:
+        raise ValueError("a value is not one of the codes")  # callers mask other values first
+    found = positions.to_numpy(zero_copy_only=False)
+    missing = np.isnan(found) if found.dtype.kind == "f" else np.zeros(len(found), dtype=bool)
+    looked_up = np.asarray(codes, dtype=np.int64)[np.where(missing, 0, found).astype(np.int64)]
+    return pd.Series(pd.arrays.IntegerArray(looked_up, missing), index=values.index).astype(dtype)
