@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pceval.clean.convert import type_columns
@@ -120,20 +121,18 @@ def clean_staged(
                               config_file=f"{instrument.id}.yml", section="cleaning")
     kept_staged = apply_rules(kept_staged, instrument, rules, log)
     typed = type_columns(kept_staged, instrument, log, platform_codes=platform_codes)
-    unattributable = quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
-    # each step copies the typed frame only when it quarantines a row (at national scale a copy
-    # of the typed record is a gigabyte)
-    typed = _without(typed, unattributable)
-    typed = _without(typed, quarantine_duplicates(typed, instrument, log, rule=duplicates))
-    typed = _without(typed, quarantine_shared_records(typed, log))
-    cleaned = apply_relevance(typed, kept_staged.loc[typed.index], instrument, log)
+    # each step sees the rows the steps before it kept, and the typed frame is cut once, at
+    # the end (at national scale a copy of the typed record is a gigabyte)
+    kept = ~quarantine_unattributable(typed, instrument, log, services=services, waves=waves)
+    kept &= ~quarantine_duplicates(typed, instrument, log, rule=duplicates, among=kept)
+    kept &= ~quarantine_shared_records(typed, log, among=kept)
+    typed = _without(typed, ~kept)
+    cleaned = apply_relevance(typed, kept_staged, instrument, log)
     quarantine = log.quarantine_frame()
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story
-    kept_rows = set(cleaned["_row"].astype("int64"))
-    audit = log.audit_frame()
-    missing = log.missing_frame()
-    audit = audit[audit["row"].isin(kept_rows)].reset_index(drop=True)
-    missing = missing[missing["row"].isin(kept_rows)].reset_index(drop=True)
+    kept_rows = cleaned["_row"].astype("int64").to_numpy()
+    audit = _about_rows(log.audit_frame(), kept_rows)
+    missing = _about_rows(log.missing_frame(), kept_rows)
     if rows_in != len(cleaned) + len(quarantine):  # pragma: no cover - an invariant, not input
         raise RuntimeError(f"{file}: {rows_in} rows in, {len(cleaned)} kept, {len(quarantine)} quarantined")
     return CleanResult(
@@ -141,6 +140,13 @@ def clean_staged(
         issues=log.issues_frame(), audit=audit, missing=missing, quarantine=quarantine,
         rows_in=rows_in,
     )
+
+
+def _about_rows(log: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The log's entries about the given rows (all of them, uncopied, when none is about others)."""
+    # pandas' hash table: NumPy 2.4's np.isin took 0.7 s on 3.7 million rows, this 0.1 s
+    about = log["row"].isin(rows).to_numpy(dtype=bool, na_value=False)
+    return log if about.all() else log.loc[about].reset_index(drop=True)
 
 
 def _without(frame: pd.DataFrame, drop: pd.Series) -> pd.DataFrame:

@@ -65,7 +65,9 @@ def type_columns(
         ``datetime64`` for dates, ``Int8`` for multiple-choice indicator columns.
     """
     platform_codes = dict(platform_codes or {})
-    out = staged.copy()
+    # a shallow copy: each typed column is assigned anew, and the columns left as they are
+    # (free text above all, most of a record's bytes) stay shared with the staged frame
+    out = staged.copy(deep=False)
     rows = staged["_row"]
     for item in instrument.data_items():
         if item.type == ItemType.CALCULATED:

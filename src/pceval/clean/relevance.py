@@ -26,11 +26,26 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
                     log: CleaningLog) -> pd.DataFrame:
     """Return a copy of ``typed`` with hidden answers removed and every blank given a reason.
 
-    ``staged`` (the same rows, text cells) tells an originally blank cell from one that an
-    earlier rule emptied (which already has its reason).
+    ``staged`` (text cells; its rows include ``typed``'s, matched by index) tells an originally
+    blank cell from one that an earlier rule emptied (which already has its reason). Rows
+    ``typed`` does not hold are left out by index, so the staged frame need not be cut to
+    ``typed``'s rows first (a copy of every text column).
     """
     # copy-on-write: only the columns assigned below get new data, the others stay shared
     out = typed.copy(deep=False)
+    positions = None if staged.index.equals(out.index) else staged.index.get_indexer(out.index)
+    if positions is not None and (positions < 0).any():
+        raise ValueError("the staged frame does not hold every row of the typed frame")
+
+    def staged_blank(column: str) -> pd.Series:
+        blank = staged[column].isna()
+        return blank if positions is None else pd.Series(blank.to_numpy()[positions], index=out.index)
+
+    def staged_cells(column: str, where: pd.Series) -> pd.Series:
+        if positions is None:
+            return staged.loc[where, column]
+        chosen = where.to_numpy(dtype=bool, na_value=False)
+        return staged[column].iloc[positions[chosen]].set_axis(out.index[chosen])
     rows = out["_row"]
     complete = out["_complete"].astype("string").fillna("1").eq("1")
     blank_reason = pd.Series("missing", index=out.index, dtype="string").where(complete, "not_reached")
@@ -44,7 +59,7 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
         hidden = ~shown
         for column in columns:
             present = out[column].notna()
-            originally_blank = staged[column].isna()
+            originally_blank = staged_blank(column)
             stray = hidden & present
             if item.is_multiple:
                 # a platform writes 0 in every box of a hidden checkbox question
@@ -59,7 +74,7 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
                 out[column] = out[column].mask(stray)
             if stray_flag.any():
                 log.issue(code="answered_though_hidden", severity="warning", rows=rows[stray_flag],
-                          field=column, values=shown_value(item, staged.loc[stray_flag, column]),
+                          field=column, values=shown_value(item, staged_cells(column, stray_flag)),
                           message=f"answered although hidden by {item.relevance or 'its waves'}; "
                                   "the answer was removed")
             skipped = hidden & originally_blank
@@ -67,7 +82,7 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
             blank_shown = shown & originally_blank
             log.missing_reason(rows=rows[blank_shown], field=column, reason=blank_reason[blank_shown])
         if item.required:
-            blank = shown & pd.concat([staged[c].isna() for c in columns], axis=1).all(axis=1)
+            blank = shown & pd.concat([staged_blank(c) for c in columns], axis=1).all(axis=1)
             log.issue(code="required_blank", severity="warning", rows=rows[blank], field=item.id,
                       values=None, message="required and shown, but left blank")
     return out

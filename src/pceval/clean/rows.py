@@ -69,12 +69,13 @@ def identity_columns(instrument: Instrument) -> list[str]:
 
 
 def quarantine_duplicates(typed: pd.DataFrame, instrument: Instrument, log: CleaningLog, *,
-                          rule: str) -> pd.Series:
+                          rule: str, among: pd.Series | None = None) -> pd.Series:
     """Duplicate submissions other than the one the rule keeps.
 
     Rules: ``keep_last`` keeps the last row in the file, ``keep_first`` the first, and
     ``keep_complete_last`` the last complete row (or the last row if none is complete).
-    Rows whose identity columns are all blank are never treated as duplicates.
+    Rows whose identity columns are all blank are never treated as duplicates. Only the rows
+    ``among`` marks (all by default) take part: the others are already quarantined.
     """
     columns = identity_columns(instrument)
     service = instrument.role_item(Role.SERVICE)
@@ -96,7 +97,8 @@ def quarantine_duplicates(typed: pd.DataFrame, instrument: Instrument, log: Clea
         order = order.sort_values(["complete", "row"], kind="stable")
     else:
         order = order.sort_values(["row"], kind="stable")
-    order = order[~blank.loc[order.index]]
+    taking_part = ~blank if among is None else ~blank & among.astype(bool)
+    order = order[taking_part.loc[order.index]]
     keep = "first" if rule == "keep_first" else "last"
     is_dup = order["key"].duplicated(keep=keep)
     duplicate = pd.Series(False, index=typed.index)
@@ -110,19 +112,24 @@ def quarantine_duplicates(typed: pd.DataFrame, instrument: Instrument, log: Clea
     return duplicate
 
 
-def quarantine_shared_records(typed: pd.DataFrame, log: CleaningLog) -> pd.Series:
+def quarantine_shared_records(typed: pd.DataFrame, log: CleaningLog, *,
+                              among: pd.Series | None = None) -> pd.Series:
     """Rows that share one platform record id (and wave) with a different submission.
 
     A platform gives each response its own record id; two different answers under one id (a
     merged or hand-edited export) cannot be told apart downstream, and which of them is the
     record's cannot be known, so all of them are quarantined. Resubmissions of the same answers
-    were already resolved as duplicates.
+    were already resolved as duplicates. Only the rows ``among`` marks (all by default) take
+    part.
     """
     if "_record" not in typed.columns:
         return pd.Series(False, index=typed.index)
     keys = [c for c in ("_record", "_wave") if c in typed.columns]
     identity = typed[keys].astype("string")
+    if among is not None:
+        identity = identity.loc[among.astype(bool)]
     shared = identity["_record"].notna() & identity.duplicated(keep=False)
+    shared = shared.reindex(typed.index, fill_value=False)
     if shared.any():
         log.quarantined(rows=typed.loc[shared, "_row"], reason="shared_record_id",
                         detail=("record id " + identity.loc[shared, "_record"]
