@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pceval.errors import PrivacyError
 
@@ -221,15 +223,41 @@ def normalise_value(value: object) -> str:
     return _WHITESPACE.sub(" ", text).strip().casefold()
 
 
+# printable ASCII words with single spaces between them: text that NFKC, the whitespace rules
+# and case-folding leave as it is but for lower case (most case numbers and record ids)
+_PLAIN = r"^[!-~]+(?: [!-~]+)*$"
+
+
 def _normalised(uniques) -> list[str]:
     """:func:`normalise_value` of every distinct value, vectorised for text (a million case
     numbers or record ids take well under a second)."""
     series = pd.Series(uniques)
     if not (pd.api.types.is_string_dtype(series.dtype) or series.map(type).eq(str).all()):
         return [normalise_value(value) for value in uniques]
-    text = series.astype("string[pyarrow]").str.normalize("NFKC")
-    text = text.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
-    return text.tolist()
+    text = series.astype("string[pyarrow]")
+    plain = pa.array(text.array, from_pandas=True)
+    plain = pc.match_substring_regex(plain, _PLAIN).to_numpy(zero_copy_only=False)
+    if plain.all():
+        return text.str.lower().tolist()
+    out = text.str.lower()
+    other = text[~plain].str.normalize("NFKC")
+    other = other.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+    out[~plain] = other
+    return out.tolist()
+
+
+def _hex_pseudonyms(macs: bytes, count: int, length: int) -> pa.Array:
+    """``"P"`` and the first ``length`` hex digits of each 32-byte MAC, as Arrow text."""
+    raw = np.frombuffer(macs, dtype=np.uint8).reshape(count, 32)
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    hexed = np.empty((count, 64), dtype=np.uint8)
+    hexed[:, 0::2], hexed[:, 1::2] = digits[raw >> 4], digits[raw & 15]
+    width = length + 1
+    cells = np.empty((count, width), dtype=np.uint8)
+    cells[:, 0] = ord("P")
+    cells[:, 1:] = hexed[:, :length]
+    offsets = np.arange(0, count * width + 1, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(cells.tobytes()))
 
 
 def _check_key(key: bytes) -> None:
@@ -280,15 +308,12 @@ def pseudonymise(values: pd.Series, key: bytes, *, namespace: str, length: int =
     if not isinstance(length, int) or not 8 <= length <= 64:
         raise ValueError(f"length must be an integer from 8 to 64, got {length!r}")
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    prefix = namespace + _SEPARATOR
-    secret = bytes(key)
-    digests: dict[str, str] = {}
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[-1] = pd.NA  # code -1 (missing) indexes the last slot
-    for i, text in enumerate(_normalised(uniques)):
-        code = digests.get(text)
-        if code is None:
-            mac = hmac.digest(secret, (prefix + text).encode("utf-8"), hashlib.sha256)
-            code = digests[text] = "P" + mac.hex()[:length]
-        mapped[i] = code
-    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype="string")
+    # two spellings of one value ("C-001", " c-001 ") are one text: one MAC for both
+    text_codes, texts = pd.factorize(np.asarray(_normalised(uniques), dtype=object))
+    prefix = (namespace + _SEPARATOR).encode("utf-8")
+    secret, digest = bytes(key), hmac.digest
+    macs = b"".join([digest(secret, prefix + text.encode("utf-8"), "sha256") for text in texts])
+    pseudonyms = _hex_pseudonyms(macs, len(texts), length)
+    positions = np.where(codes >= 0, text_codes[np.maximum(codes, 0)] if len(text_codes) else 0, -1)
+    cells = pc.take(pseudonyms, pa.array(positions, mask=positions < 0))
+    return pd.Series(pd.array(cells, dtype="string"), index=values.index, name=values.name)
