@@ -29,8 +29,6 @@ from pathlib import Path
 import pandas as pd
 
 from pceval import __version__
-from pceval.analyse.plan import load_plan
-from pceval.analyse.run import DisclosureRules, run_plan
 from pceval.beside import beside
 from pceval.clean import (
     AUDIT_COLUMNS,
@@ -631,6 +629,10 @@ def analysis_workers(data: dict[str, pd.DataFrame]) -> int:
 
 def analyse(project: Project, step: Step = _noop) -> dict[str, pd.DataFrame]:
     """Run the evaluation plan on ``build/scored`` and write ``results/``."""
+    # the statistics libraries load only here: a build (and ``pceval clean``) does without them
+    from pceval.analyse.plan import load_plan
+    from pceval.analyse.run import DisclosureRules, run_plan
+
     instruments = load_instruments_for(project)
     plan_path = project.folder("analysis") / "plan.yml"
     plan = load_plan(plan_path)

@@ -11,12 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, get_args
 
-import krippendorff
 import numpy as np
 import pandas as pd
-import pingouin
-from scipy import stats
-from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 from pceval.errors import AnalysisError, DataError
 
@@ -137,6 +133,11 @@ def agreement(
     2        fleiss_kappa     0.677        5
     3  krippendorff_alpha     0.710        5
     """
+    # the statistics libraries load on first use, not when a build imports the coding workflow
+    import krippendorff
+    from scipy import stats
+    from statsmodels.stats.inter_rater import cohens_kappa
+
     _require_columns(data, [unit, coder, value])
     if level not in LEVELS:
         raise DataError(f"unknown level of measurement {level!r}; use one of {', '.join(LEVELS)}",
@@ -264,6 +265,8 @@ def icc(data: pd.DataFrame, *, target: str, rater: str, value: str) -> pd.DataFr
     >>> table.set_index("statistic")["estimate"].round(2).to_dict()
     {'ICC1': 0.17, 'ICC2': 0.29, 'ICC3': 0.71, 'ICC1k': 0.44, 'ICC2k': 0.62, 'ICC3k': 0.91}
     """
+    import pingouin
+
     _require_columns(data, [target, rater, value])
     _reject_duplicates(data, unit=target, coder=rater)
     ratings = pd.to_numeric(data[value], errors="coerce")
@@ -338,6 +341,8 @@ def _percent_agreement(counts: np.ndarray) -> float:
 
 
 def _fleiss(counts: np.ndarray) -> float:
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
     return float(fleiss_kappa(counts, method="fleiss"))
 
 
@@ -365,6 +370,8 @@ def _bootstrap(statistic: Callable[[np.ndarray], float], counts: np.ndarray, n_b
 def _pingouin_full_precision() -> Iterator[None]:
     # pingouin rounds its CI95 column to two decimals through its global options; results
     # keep full precision, so lift the rounding for the call and restore the user's options
+    import pingouin
+
     saved = dict(pingouin.options)
     try:
         for key in [k for k in pingouin.options if str(k).startswith("round.")]:

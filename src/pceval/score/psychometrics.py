@@ -15,10 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pingouin
-from scipy import stats
-from statsmodels.multivariate.factor import Factor
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, EstimationWarning
 
 from pceval.errors import AnalysisError, DataError
 from pceval.instrument.model import Instrument
@@ -258,6 +254,8 @@ def cfa_one_factor(items: pd.DataFrame) -> OneFactorCfa:
     >>> bool((result.loadings["loading"] > 0.7).all()), result.fit_index("cfi") > 0.95
     (True, True)
     """
+    from scipy import stats
+
     try:
         import semopy
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -475,6 +473,11 @@ def _check_range(items: pd.DataFrame, lows: pd.Series | None, highs: pd.Series |
 
 
 def _alpha(complete: pd.DataFrame, ci: float, notes: list[str]) -> tuple[float, float, float]:
+    # loaded on first use: with matplotlib, which pingouin brings, they take a second or more
+    # to import, which a build pays only where it computes reliability
+    import pingouin
+    from scipy import stats
+
     n, k = complete.shape
     missing = (np.nan, np.nan, np.nan)
     if k < 2:
@@ -500,6 +503,9 @@ def _alpha(complete: pd.DataFrame, ci: float, notes: list[str]) -> tuple[float, 
 
 
 def _omega(complete: pd.DataFrame, notes: list[str]) -> float:
+    from statsmodels.multivariate.factor import Factor
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, EstimationWarning
+
     n, k = complete.shape
     if k < 3:
         notes.append("omega needs at least 3 items")
