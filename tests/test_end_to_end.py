@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from pceval import pipeline
+from pceval.analyse.plan import load_plan
 from pceval.instrument import load_instrument
 from pceval.privacy.disclosure import disclosure_violations
 from pceval.project import load_project
@@ -147,7 +148,7 @@ def test_no_published_cell_under_the_minimum(evaluation):
     # a row without an estimate (a model term with no women in it) says only that there are none
     empty = results[~results["suppressed"].astype(bool) & results["estimate"].isna()]
     assert (empty["n"].fillna(0).eq(0) | empty["n"].fillna(0).ge(rules.min_cell)).all()
-    plan = pipeline.load_plan(project.folder("analysis") / "plan.yml")
+    plan = load_plan(project.folder("analysis") / "plan.yml")
     per_question = {p.stem for p in project.results.glob("*.csv")} - {"results"}
     assert per_question == {q.id for q in plan.questions}
 
