@@ -160,9 +160,7 @@ def _relative(folder: Path, csv_path: str | Path, name: str) -> PurePosixPath:
     return rel
 
 
-def _reasons_frame(frame: pd.DataFrame, missing: pd.DataFrame,
-                   instrument: Instrument) -> pd.DataFrame:
-    cells = reason_cells(frame, missing, instrument)
+def _reasons_frame(frame: pd.DataFrame, cells: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     if not cells:
         return pd.DataFrame({"row": pd.Series(dtype="Int64"), "field": pd.Series(dtype="string"),
                              "reason": pd.Series(dtype="string")})
@@ -285,7 +283,10 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
         rel = _relative(folder, csv_path, resource_name)
         versions[instrument.id] = instrument.version
         columns = describe_columns(frame, instrument)
-        written = apply_missing_codes(frame, missing, instrument) if missing is not None else frame
+        # the log matched to this frame's rows once, for the coded cells and the reasons resource
+        cells = reason_cells(frame, missing, instrument) if missing is not None else None
+        written = (apply_missing_codes(frame, missing, instrument, cells=cells)
+                   if missing is not None else frame)
         coded = {c.name for c in coded_columns(frame, instrument)} if missing is not None else set()
         dates = [c.name for c in columns
                  if pd.api.types.is_datetime64_any_dtype(frame[c.name].dtype) and is_date_item(c)]
@@ -316,7 +317,7 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
             if frame["_row"].duplicated().any():
                 raise DataError("_row is not unique in the frame", field="_row",
                                 fix="pass one instrument's clean frame per resource")
-            reasons = _reasons_frame(frame, missing, instrument)
+            reasons = _reasons_frame(frame, cells)
             reasons_path = rel.with_name(f"{rel.stem}_missing_reasons.csv")
             write_csv_safe(folder / reasons_path, reasons)
             descriptors.append(_reasons_resource(resource_name, reasons_path,

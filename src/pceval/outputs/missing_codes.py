@@ -353,7 +353,8 @@ def reason_grid(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: I
 
 
 def apply_missing_codes(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: Instrument,
-                        *, scales: Iterable[Scale] | None = None) -> pd.DataFrame:
+                        *, scales: Iterable[Scale] | None = None,
+                        cells: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
     """Fill each missing cell of a numeric item with the code of its reason.
 
     Parameters
@@ -367,6 +368,10 @@ def apply_missing_codes(frame: pd.DataFrame, missing: pd.DataFrame | None, instr
     scales : iterable of Scale, optional
         Scales whose score columns are in ``frame`` (default: the instrument's). They are left
         blank; passing them only keeps them from being taken for items.
+    cells : mapping, optional
+        :func:`reason_cells` of ``frame`` and ``missing`` already computed for (at least) the
+        coded columns, by a caller that needs them for every column: the log is matched to the
+        rows once.
 
     Returns
     -------
@@ -398,7 +403,8 @@ def apply_missing_codes(frame: pd.DataFrame, missing: pd.DataFrame | None, instr
     coded = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c.name].dtype)]
     for info in coded:
         _check_no_collision(frame[info.name], info, instrument)
-    cells = reason_cells(frame, missing, instrument, [c.name for c in coded])
+    if cells is None:
+        cells = reason_cells(frame, missing, instrument, [c.name for c in coded])
     for info in coded:
         if info.name not in cells:
             continue
