@@ -117,6 +117,22 @@ def write_bytes(target: str | Path, data: bytes) -> Path:
     return Path(target)
 
 
+def copy_file(source: str | Path, target: str | Path) -> Path:
+    """Copy ``source``'s bytes to ``target`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_bytes(d / "a.bin", b"abc")
+    >>> copy_file(d / "a.bin", d / "b.bin").read_bytes()
+    b'abc'
+    """
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(target)
+
+
 def write_json(target: str | Path, obj: Any) -> Path:
     """Write ``obj`` as sorted, indented JSON atomically."""
     return write_text(target, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")

@@ -46,6 +46,7 @@ from pceval.instrument import Instrument, load_catalogue, load_instrument
 from pceval.instrument.codebook import write_codebook
 from pceval.instrument.model import Role
 from pceval.io import (
+    copy_file,
     recover_directory,
     replace_directory,
     sha256_file,
@@ -559,8 +560,13 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     # the reports on the data are written by a second process while this one writes the data
     with beside(reports, fork=sum(map(len, by_instrument.values())) >= BESIDE_ROWS) as written:
         for inst_id, frame in by_instrument.items():
-            outputs.append(write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame))
-            outputs.append(write_parquet(build_dir / "scored" / f"{inst_id}.parquet", scored[inst_id]))
+            clean_file = write_parquet(build_dir / "clean" / f"{inst_id}.parquet", frame)
+            outputs.append(clean_file)
+            scored_file = build_dir / "scored" / f"{inst_id}.parquet"
+            # an instrument without scales or domains (the contact record) scores to its clean
+            # frame, whose Parquet file is already written: the same bytes, copied
+            outputs.append(copy_file(clean_file, scored_file) if scored[inst_id].equals(frame)
+                           else write_parquet(scored_file, scored[inst_id]))
         outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
         outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
         outputs += write_shareable(project, scored, by_id, missing)
