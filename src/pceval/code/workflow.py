@@ -46,7 +46,7 @@ from pceval.code.sheets import (
 from pceval.errors import ConfigError, DataError
 from pceval.instrument import Instrument, load_instrument
 from pceval.instrument.themes import CODEBOOK_FILE, ThematicCodebook, load_thematic_codebook
-from pceval.io import sha256_file, write_csv, write_json, write_parquet
+from pceval.io import sha256_file, write_bytes, write_csv, write_json, write_parquet
 from pceval.outputs.csvsafe import neutralise_column
 from pceval.project import Project, load_project
 
@@ -169,10 +169,10 @@ def _scored(project: Project, instruments: Mapping[str, Instrument]) -> dict[str
     return out
 
 
-def _export_id(manifest: pd.DataFrame, codebook: ThematicCodebook) -> str:
+def _export_id(manifest_csv: bytes, codebook: ThematicCodebook) -> str:
     digest = hashlib.sha256()
     digest.update(f"{codebook.id}\n{codebook.version}\n".encode())
-    digest.update(manifest.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    digest.update(manifest_csv)
     return digest.hexdigest()[:16]
 
 
@@ -212,7 +212,9 @@ def _write_export(project: Project, segments: pd.DataFrame, codebook: ThematicCo
     folder = coding_folder(project)
     sheets = folder / "sheets"
     manifest = _assignments(segments, coders, double_share, seed)
-    export_id = _export_id(manifest, codebook)
+    # the manifest's CSV made once: its bytes identify the export and are the file written
+    manifest_csv = manifest.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    export_id = _export_id(manifest_csv, codebook)
     text = segments.set_index("segment_id")
 
     def workbooks(names: Sequence[str]) -> list[Path]:
@@ -241,7 +243,7 @@ def _write_export(project: Project, segments: pd.DataFrame, codebook: ThematicCo
         if stale not in paths:
             stale.unlink()
     (sheets / CONSENSUS_FILE).unlink(missing_ok=True)
-    paths.append(write_csv(folder / "manifest.csv", manifest))
+    paths.append(write_bytes(folder / "manifest.csv", manifest_csv))
     paths.append(write_json(folder / "export.json", {
         "export_id": export_id, "codebook": codebook.id, "codebook_version": codebook.version,
         "coders": list(coders), "double_share": double_share, "seed": seed,
