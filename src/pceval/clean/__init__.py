@@ -132,7 +132,7 @@ def clean_staged(
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story
     kept_rows = cleaned["_row"].astype("int64").to_numpy()
     audit = _about_rows(log.audit_frame(), kept_rows)
-    missing = _about_rows(log.missing_frame(), kept_rows)
+    missing = log.missing_frame(rows=kept_rows)
     if rows_in != len(cleaned) + len(quarantine):  # pragma: no cover - an invariant, not input
         raise RuntimeError(f"{file}: {rows_in} rows in, {len(cleaned)} kept, {len(quarantine)} quarantined")
     return CleanResult(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ISSUE_COLUMNS = ("code", "severity", "file", "row", "field", "value", "message")
 AUDIT_COLUMNS = ("instrument", "file", "row", "field", "old", "new", "rule")
@@ -44,7 +45,7 @@ class CleaningLog:
     issues: list[pd.DataFrame] = field(default_factory=list)
     audit: list[pd.DataFrame] = field(default_factory=list)
     #: Missing reasons as (rows, field, reason codes into MISSING_REASONS): tens of millions
-    #: of cells at national scale, kept compact until :meth:`missing_frame` builds the frame.
+    #: of numbers at national scale, kept compact until :meth:`missing_frame` builds the frame.
     missing: list[tuple[pd.arrays.IntegerArray, str, np.ndarray]] = field(default_factory=list)
     quarantine: list[pd.DataFrame] = field(default_factory=list)
 
@@ -106,13 +107,17 @@ class CleaningLog:
     def audit_frame(self) -> pd.DataFrame:
         return _concat(self.audit, AUDIT_COLUMNS, sort=["row", "field", "rule"])
 
-    def missing_frame(self) -> pd.DataFrame:
-        """The missing reasons, one row per cell, sorted by row then field (stable)."""
+    def missing_frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """The missing reasons, one row per cell, sorted by row then field (stable).
+
+        ``rows``: only the entries about these rows (those kept by cleaning), chosen before
+        the frame is built; every entry when None.
+        """
         if not self.missing:
             frame = _concat([], MISSING_COLUMNS, sort=["row", "field"])
             frame["reason"] = pd.Categorical(frame["reason"], categories=MISSING_REASONS)
             return frame
-        rows = np.concatenate([r.to_numpy(dtype="int64", na_value=0) for r, _, _ in self.missing])
+        numbers = np.concatenate([r.to_numpy(dtype="int64", na_value=0) for r, _, _ in self.missing])
         valid = np.concatenate([~r.isna() for r, _, _ in self.missing])
         fields = sorted({f for _, f, _ in self.missing})
         field_codes = np.concatenate([np.full(len(r), fields.index(f), dtype=np.int32)
@@ -120,17 +125,26 @@ class CleaningLog:
         reason_codes = np.concatenate([c for _, _, c in self.missing])
         # as a stable sort on (row, field) with missing rows first: fields are coded in sorted
         # order, so their codes sort as the names do
-        order = np.lexsort((field_codes, rows, valid))
+        order = np.lexsort((field_codes, numbers, valid))
+        if rows is not None:
+            # pandas' hash table: NumPy 2.4's np.isin is several times slower on millions
+            about = valid[order] & pd.Series(numbers[order]).isin(rows).to_numpy(dtype=bool)
+            order = order[about]
         return pd.DataFrame({
-            "instrument": pd.Categorical.from_codes(np.zeros(len(order), dtype=np.int8),
-                                                    categories=[self.instrument]).astype("string"),
-            "row": pd.arrays.IntegerArray(rows[order], ~valid[order]),
-            "field": pd.Categorical.from_codes(field_codes[order], categories=fields).astype("string"),
+            "instrument": _taken([self.instrument], np.zeros(len(order), dtype=np.int32)),
+            "row": pd.arrays.IntegerArray(numbers[order], ~valid[order]),
+            "field": _taken(fields, field_codes[order]),
             "reason": pd.Categorical.from_codes(reason_codes[order], categories=list(MISSING_REASONS)),
         })
 
     def quarantine_frame(self) -> pd.DataFrame:
         return _concat(self.quarantine, QUARANTINE_COLUMNS, sort=["row", "reason"])
+
+
+def _taken(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values[codes]`` as a string array, taken by Arrow (pandas casts a categorical of
+    millions of numbers to strings one cell at a time)."""
+    return pd.array(pa.array(values, pa.string()).take(pa.array(codes)), dtype="string")
 
 
 def _concat(parts: list[pd.DataFrame], columns: tuple[str, ...], *, sort: list[str]) -> pd.DataFrame:
