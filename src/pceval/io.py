@@ -25,6 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -140,9 +141,75 @@ def write_json(target: str | Path, obj: Any) -> Path:
 
 def write_parquet(target: str | Path, frame: pd.DataFrame) -> Path:
     """Write ``frame`` to Parquet atomically, without the pandas index."""
+    return _write_table(target, _parquet_table(frame))
+
+
+def _parquet_table(frame: pd.DataFrame) -> Any:
+    """The Arrow table ``frame.to_parquet(index=False)`` writes: the same schema and metadata.
+
+    For columns pandas holds in Arrow (text, as pceval's frames do) the table shares their
+    buffers: it costs little and, being immutable, can be written by another thread.
+    """
+    import pyarrow as pa
+
+    with warnings.catch_warnings():
+        # as pandas' own writer: pyarrow reads .values of time-zone-aware columns, which warns
+        warnings.filterwarnings("ignore", r"(Series|DatetimeIndex)\.values returning an ndarray "
+                                "that drops timezone information")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    if frame.attrs:
+        table = table.replace_schema_metadata({**table.schema.metadata,
+                                               "PANDAS_ATTRS": json.dumps(frame.attrs)})
+    return table
+
+
+def _write_table(target: str | Path, table: Any) -> Path:
+    import pyarrow.parquet as pq
+
     with atomic_path(target) as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd")
     return Path(target)
+
+
+class BackgroundWriter:
+    """Parquet files written by a second thread while the caller goes on.
+
+    Each frame is turned into an Arrow table before it is handed over, so the caller may go
+    on changing its frame; the thread encodes, compresses and writes the file (atomically,
+    the bytes :func:`write_parquet` gives), work during which Arrow lets go of Python's lock,
+    so it runs on another processor beside the caller's Python. Leaving the ``with`` block
+    waits for every file; the first error is raised there. No process may fork while files
+    are being written: leave the block first.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with BackgroundWriter() as writer:
+    ...     writer.parquet(d / "a.parquet", pd.DataFrame({"x": [1, 2]}))
+    >>> pd.read_parquet(d / "a.parquet")["x"].tolist()
+    [1, 2]
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pceval-parquet")
+        self._pending: list[Any] = []
+
+    def parquet(self, target: str | Path, frame: pd.DataFrame) -> None:
+        """Queue ``frame`` to be written to ``target`` as :func:`write_parquet` would."""
+        self._pending.append(self._pool.submit(_write_table, target, _parquet_table(frame)))
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        # every queued file finishes (or fails) before the block is left, however it is left
+        self._pool.shutdown(wait=True)
+        if kind is None:
+            for pending in self._pending:
+                pending.result()
 
 
 def write_csv(target: str | Path, frame: pd.DataFrame) -> Path:

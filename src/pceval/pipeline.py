@@ -46,6 +46,7 @@ from pceval.instrument import Instrument, load_catalogue, load_instrument
 from pceval.instrument.codebook import write_codebook
 from pceval.instrument.model import Role
 from pceval.io import (
+    BackgroundWriter,
     copy_file,
     recover_directory,
     replace_directory,
@@ -125,8 +126,12 @@ def build_steps(project: Project) -> int:
 
 # Stage 1: ingest ---------------------------------------------------------------------------
 
-def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _noop) -> dict[str, IngestResult]:
-    """Read every raw export into the staged zone (``build/staged/``, private)."""
+def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _noop, *,
+           writer: BackgroundWriter | None = None) -> dict[str, IngestResult]:
+    """Read every raw export into the staged zone (``build/staged/``, private).
+
+    With a ``writer`` the staged files are written by its thread while the build goes on.
+    """
     staged: dict[str, IngestResult] = {}
     for source in project.config.sources:
         path = project.source_path(source)
@@ -141,7 +146,7 @@ def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _n
         if instruments[source.file].waves and not source.events:
             frame["_wave"] = infer_waves(frame["_event"], instruments[source.file].waves, frame["_wave"])
         staged[source.file] = dataclasses.replace(result, frame=frame, file=source.file)
-        write_parquet(project.staged / f"{instruments[source.file].id}.parquet", frame)
+        _write_staged(project.staged / f"{instruments[source.file].id}.parquet", frame, writer)
         step(f"ingest {source.file}")
     return staged
 
@@ -167,7 +172,7 @@ def infer_waves(events: pd.Series, waves: tuple[str, ...], current: pd.Series) -
 # Stage 2: validate + clean -----------------------------------------------------------------
 
 def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str, IngestResult],
-          step: Step = _noop) -> dict[str, CleanResult]:
+          step: Step = _noop, *, writer: BackgroundWriter | None = None) -> dict[str, CleanResult]:
     """Validate and clean every staged export; rejected rows kept privately with their reason."""
     services = [s.id for s in project.config.services]
     cleaned: dict[str, CleanResult] = {}
@@ -179,11 +184,18 @@ def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str
                               duplicates=project.config.cleaning.duplicates,
                               rules=project.config.cleaning.rules)
         quarantined_rows = ingested.frame[ingested.frame["_row"].isin(result.quarantine["row"])]
-        write_parquet(project.staged / f"{instruments[source.file].id}_quarantined.parquet",
-                      quarantined_rows.reset_index(drop=True))
+        _write_staged(project.staged / f"{instruments[source.file].id}_quarantined.parquet",
+                      quarantined_rows.reset_index(drop=True), writer)
         cleaned[source.file] = result
         step(f"clean {source.file}")
     return cleaned
+
+
+def _write_staged(path: Path, frame: pd.DataFrame, writer: BackgroundWriter | None) -> None:
+    if writer is None:
+        write_parquet(path, frame)
+    else:
+        writer.parquet(path, frame)
 
 
 def link_issues(frames: dict[str, pd.DataFrame], instruments: dict[str, Instrument]) -> pd.DataFrame:
@@ -522,11 +534,15 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     by_id = {inst.id: inst for inst in instruments.values()}
     raw_hashes = {s.file: sha256_file(project.source_path(s)) for s in project.config.sources
                   if project.source_path(s).exists()}
-    staged = ingest(project, instruments, step)
-    cleaned = clean(project, instruments, staged, step)
-    # each stage's frames are let go once the next stage has its own (staged/ keeps the staged
-    # rows on disk): at national scale holding every stage's copy at once set the peak memory
-    del staged
+    # the private staged files are written by a thread while the build cleans, on the
+    # processor cleaning leaves idle; all are on disk before anything forks
+    with BackgroundWriter() as writer:
+        staged = ingest(project, instruments, step, writer=writer)
+        cleaned = clean(project, instruments, staged, step, writer=writer)
+        # each stage's frames are let go once the next stage has its own (staged/ keeps the
+        # staged rows on disk): at national scale holding every stage's copy at once set the
+        # peak memory
+        del staged
     deidentified = deidentify_all(project, instruments, cleaned, step, key=key)
     rows = {s.file: {"rows_in": cleaned[s.file].rows_in, "rows_kept": cleaned[s.file].rows_kept,
                      "rows_quarantined": cleaned[s.file].rows_quarantined} for s in project.config.sources}
