@@ -94,7 +94,8 @@ def deidentify(frame: pd.DataFrame, instrument: Instrument, *, key: bytes,
         row, field, kind, count``, never the removed text); ``dropped`` column names.
     """
     scrubber = scrubber or Scrubber(known_global=tuple(sorted(set(known_names))))
-    out = frame.copy()
+    # copy-on-write: the columns kept as they are stay shared with the clean frame
+    out = frame.copy(deep=False)
     secret = secret_items(instrument)
     case_key = instrument.role_item(Role.CASE_KEY)
     service = instrument.role_item(Role.SERVICE)

@@ -83,7 +83,9 @@ def score_dex(scored: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     >>> out["felt_safety_score_rating"].tolist()
     [5]
     """
-    out = scored.copy()
+    # copy-on-write: the scored frame shares the columns it does not add (a deep copy held
+    # a second contact record in memory at national scale)
+    out = scored.copy(deep=False)
     for scale in instrument.scales:
         if scale.dex is not None and scale.id in scored.columns:
             out[f"{scale.id}{DEX_SUFFIX}"] = dex_rating(scored[scale.id], instrument, scale)

@@ -93,7 +93,9 @@ def score_domains(scored: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     >>> out["domain_D12"].tolist(), out["domain_D13"].tolist()
     ([25.0, <NA>], [100.0, 50.0])
     """
-    out = scored.copy()
+    # copy-on-write: the scored frame shares the columns it does not add (a deep copy held
+    # a second contact record in memory at national scale)
+    out = scored.copy(deep=False)
     for name, scales in domain_columns(instrument).items():
         parts = pd.concat([pomp(scored[s.id], instrument, s) for s in scales if s.id in scored.columns],
                           axis=1)

@@ -160,7 +160,9 @@ def score_scales(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     >>> score_scales(data.reindex(columns=[i for s in inst.scales for i in s.items]), inst)["felt_safety"].tolist()
     [4.25]
     """
-    out = frame.copy()
+    # copy-on-write: the scored frame shares the columns it does not add (a deep copy held
+    # a second contact record in memory at national scale)
+    out = frame.copy(deep=False)
     for scale in instrument.scales:
         out[scale.id] = score_scale(out, instrument, scale)
         if scale.bands:
