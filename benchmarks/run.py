@@ -5,7 +5,8 @@
 
 Measured, each against its target:
 
-- build time over a bare ``pyarrow.csv.read_csv`` of the same raw files (target <= 3);
+- build time over a bare ``pyarrow.csv.read_csv`` of the same raw files, the fastest of three
+  reads (target <= 3);
 - build peak memory over the raw files' in-memory Arrow size (target <= 3);
 - the full analysis plan (target < 60 s at 100,000 women in 100 services);
 - seconds per service report (every service's HTML report in one kernel; target <= 2);
@@ -43,6 +44,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Times the bare read is measured; the fastest is the reference.
+READS = 3
 SCALES = {"demo": {"women": 1_500, "services": 8}, "national": {"women": 680_000, "services": 100}}
 
 _CHILD = r"""
@@ -197,7 +200,10 @@ def main() -> None:
     synth = synthesise(root, scale["services"], scale["women"], options.shareable)
     if synth:
         rows["synth"] = synth
-    rows["arrow_read"] = run_step("arrow_read", str(root))
+    # the reference is the fastest of three reads: a single read varied from 1.9 to 3.7 s on
+    # the same files here, and a slow reference would flatter the build's ratio
+    rows["arrow_read"] = min((run_step("arrow_read", str(root)) for _ in range(READS)),
+                             key=lambda row: row["seconds"])
     rows["arrow_floor"] = run_step("arrow_floor", str(root))
     rows["build"] = run_step("build", str(root))
     rows["analyse"] = run_step("analyse", str(root))
