@@ -45,7 +45,7 @@ class CleaningLog:
     issues: list[pd.DataFrame] = field(default_factory=list)
     audit: list[pd.DataFrame] = field(default_factory=list)
     #: Missing reasons as (rows, field, reason codes into MISSING_REASONS): tens of millions
-    #: of numbers at national scale, kept compact until :meth:`missing_frame` builds the frame.
+    #: of cells at national scale, kept compact until :meth:`missing_frame` builds the frame.
     missing: list[tuple[pd.arrays.IntegerArray, str, np.ndarray]] = field(default_factory=list)
     quarantine: list[pd.DataFrame] = field(default_factory=list)
 
@@ -143,7 +143,7 @@ class CleaningLog:
 
 def _taken(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``values[codes]`` as a string array, taken by Arrow (pandas casts a categorical of
-    millions of numbers to strings one cell at a time)."""
+    millions of cells to strings one cell at a time)."""
     return pd.array(pa.array(values, pa.string()).take(pa.array(codes)), dtype="string")
 
 

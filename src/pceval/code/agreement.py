@@ -136,7 +136,7 @@ def agreement(
     # the statistics libraries load on first use, not when a build imports the coding workflow
     import krippendorff
     from scipy import stats
-    from statsmodels.stats.inter_rater import cohens_kappa
+    from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
     _require_columns(data, [unit, coder, value])
     if level not in LEVELS:
@@ -195,8 +195,11 @@ def agreement(
 
     complete = coders_of.all(axis=1) & (coders_of.shape[1] >= 2)
     if complete.any() and np.count_nonzero(counts[complete].sum(axis=0)) > 1:
-        estimate = _fleiss(counts[complete])
-        low, high = _bootstrap(_fleiss, counts[complete], n_boot, ci, rng)
+        def fleiss(rows_: np.ndarray) -> float:
+            return float(fleiss_kappa(rows_, method="fleiss"))
+
+        estimate = fleiss(counts[complete])
+        low, high = _bootstrap(fleiss, counts[complete], n_boot, ci, rng)
         rows.append(("fleiss_kappa", estimate, low, high, int(complete.sum()),
                      int(coders_of.shape[1]), "nominal"))
 
@@ -338,12 +341,6 @@ def _label(value: object) -> str:
 def _percent_agreement(counts: np.ndarray) -> float:
     m = counts.sum(axis=1)
     return float(np.mean((counts * (counts - 1)).sum(axis=1) / (m * (m - 1))))
-
-
-def _fleiss(counts: np.ndarray) -> float:
-    from statsmodels.stats.inter_rater import fleiss_kappa
-
-    return float(fleiss_kappa(counts, method="fleiss"))
 
 
 def _bootstrap(statistic: Callable[[np.ndarray], float], counts: np.ndarray, n_boot: int,

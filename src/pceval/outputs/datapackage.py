@@ -283,10 +283,11 @@ def write_datapackage(folder: str | Path, resources: Resources, *, name: str, ti
         rel = _relative(folder, csv_path, resource_name)
         versions[instrument.id] = instrument.version
         columns = describe_columns(frame, instrument)
-        # the log matched to this frame's rows once, for the coded cells and the reasons resource
-        cells = reason_cells(frame, missing, instrument) if missing is not None else None
-        written = (apply_missing_codes(frame, missing, instrument, cells=cells)
-                   if missing is not None else frame)
+        cells, written = None, frame
+        if missing is not None:
+            # the log matched to this frame's rows once, for the coded cells and the reasons
+            cells = reason_cells(frame, missing, instrument)
+            written = apply_missing_codes(frame, missing, instrument, cells=cells)
         coded = {c.name for c in coded_columns(frame, instrument)} if missing is not None else set()
         dates = [c.name for c in columns
                  if pd.api.types.is_datetime64_any_dtype(frame[c.name].dtype) and is_date_item(c)]
