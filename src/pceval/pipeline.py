@@ -56,6 +56,7 @@ from pceval.io import (
     write_json,
     write_parquet,
 )
+from pceval.memory import returning_allocator
 from pceval.privacy.deidentify import PERSON_KEY, Deidentified, deidentify, identifier_names
 from pceval.outputs import write_datapackage, write_dta, write_sav
 from pceval.outputs.missing_codes import part_for, split_by_instrument
@@ -505,7 +506,7 @@ def build(project: Project, step: Step = _noop) -> BuildSummary:
     """
     instruments = source_instruments(project)
     key = project_key(project)  # before anything is written: no key, no partial output
-    with _exclusive(project):
+    with _exclusive(project), returning_allocator():
         recover_build(project)
         staging = project.root / BUILD_STAGING
         staging.mkdir()
