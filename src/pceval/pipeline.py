@@ -142,7 +142,8 @@ def ingest(project: Project, instruments: dict[str, Instrument], step: Step = _n
         result = read_export(path, instrument=instruments[source.file],
                              platform=source.platform, events=source.events or None,
                              delimiter=source.delimiter, encoding=source.encoding)
-        frame = result.frame.copy()
+        # shallow: pandas copies a column only when it is written (the export read is gigabytes)
+        frame = result.frame.copy(deep=False)
         frame["_file"] = source.file
         if instruments[source.file].waves and not source.events:
             frame["_wave"] = infer_waves(frame["_event"], instruments[source.file].waves, frame["_wave"])
@@ -565,6 +566,8 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     quarantine = _concat_logs((c.quarantine for c in cleaned.values()), QUARANTINE_COLUMNS)
     if len(missing):
         missing = missing.astype({"reason": "string"})
+    # the logs are now whole: their parts (a gigabyte and more at national scale) go
+    del cleaned
     summary.rows.update(rows)
     summary.issues = len(issues)
 

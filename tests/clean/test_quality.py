@@ -243,6 +243,19 @@ def test_missingness(tables):
     assert int(table["cells"].sum()) == len(_missing())
 
 
+def test_a_log_of_categories_gives_the_tables_a_log_of_text_gives(tables, instruments):
+    # the build keeps the reasons (and may keep fields) as categories; the tables are the same
+    log = _missing()
+    coded = log.astype({"instrument": "category", "field": "category",
+                        "reason": pd.CategoricalDtype(sorted(set(log["reason"]), reverse=True))})
+    again = quality_tables(manifest_rows=MANIFEST, issues=_issues(), quarantine=_quarantine(),
+                           missing=coded, clean={"survey": _survey_clean(), "record": _record_clean()},
+                           instruments=instruments)
+    for name in ("missingness", "completeness"):
+        pd.testing.assert_frame_equal(again[name], tables[name])
+    assert coded["reason"].dtype == "category"  # the caller's log is not changed
+
+
 def test_completeness_by_hand(tables):
     table = tables["completeness"]
     # age_group: shown at the 5 baseline rows, 4 answered, 1 preferred not to say

@@ -216,8 +216,9 @@ def _frame(frame: pd.DataFrame | None, columns: Iterable[str], name: str) -> pd.
                           f"{', '.join(map(str, frame.columns)) or 'none'}",
                           fix=f"pass the {name} frame the build writes "
                               f"(columns {', '.join(columns)})")
-    out = frame.copy()
-    if "row" in out.columns:
+    # shallow: the missing-reasons log runs to tens of millions of rows, and no table changes it
+    out = frame.copy(deep=False)
+    if "row" in out.columns and out["row"].dtype != "Int64":
         out["row"] = pd.to_numeric(out["row"], errors="coerce").astype("Int64")
     return out
 
@@ -303,9 +304,12 @@ def _issues_table(issues: pd.DataFrame, files: Mapping[str, str]) -> pd.DataFram
 
 
 def _missingness_table(missing: pd.DataFrame, clean: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    keys = missing[["instrument", "field", "reason"]].astype("string")
-    counts = keys.groupby(["instrument", "field", "reason"], sort=True).size()
-    out = counts.rename("cells").reset_index()
+    keys = ["instrument", "field", "reason"]
+    # grouped as they are (the log's text or categories) and only the counts made text: a copy
+    # of the log's three columns as text was gigabytes at national scale
+    counts = missing.groupby(keys, sort=False, observed=True).size()
+    out = counts.rename("cells").reset_index().astype({k: "string" for k in keys})
+    out = out.sort_values(keys, kind="stable").reset_index(drop=True)
     rows = out["instrument"].map(lambda i: len(clean[i]) if i in clean else pd.NA)
     out["rows"] = pd.array(rows, dtype="Int64")
     out["share_of_rows"] = (out["cells"].astype("Float64") / out["rows"].astype("Float64"))
@@ -355,7 +359,8 @@ def _completeness_table(missing: pd.DataFrame, clean: Mapping[str, pd.DataFrame]
     # integers per field took half a gigabyte for a few million missing cells
     instrument_codes, instrument_names = pd.factorize(missing["instrument"].astype("string"))
     fields = pd.factorize(missing["field"].astype("string"))
-    reason = missing["reason"].astype("string")
+    # the reasons compared as they are (text or categories), not copied as text first
+    reason = missing["reason"]
     skipped_log = (reason == "skipped_by_logic").fillna(False).to_numpy(dtype=bool)
     declined_log = reason.isin(DECLINED_REASONS).fillna(False).to_numpy(dtype=bool)
     log_rows = pd.to_numeric(missing["row"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

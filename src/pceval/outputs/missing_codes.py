@@ -242,6 +242,17 @@ def _arrow(column: pd.Series) -> pa.Array:
     return pa.array(column, from_pandas=True)  # zero-copy for Arrow-backed columns
 
 
+def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _text(values: pa.Array) -> pa.Array:
+    """Text values as they are (either string type), categories decoded; anything else as text."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values
+    return pc.cast(values, pa.string())
+
+
 def reason_cells(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: Instrument,
                  columns: Iterable[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Where each column of ``frame`` has a missing cell with a reason, and the reason.
@@ -271,17 +282,16 @@ def reason_cells(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: 
         raise DataError("the frame has no _row column, so missing reasons cannot be matched to rows",
                         field="_row", fix="keep the _row meta column of the clean frame")
     wanted = sorted({str(c) for c in (frame.columns if columns is None else columns)})
-    fields = pc.cast(_arrow(missing["field"]), pa.string())
-    keep = pc.is_in(fields, value_set=pa.array(wanted, pa.string()))
+    # the log's columns are matched where they lie and only the chosen rows are taken: cast
+    # to text and filtered as a table, they were gigabytes at national scale
+    field_codes = pc.index_in(_text(_arrow(missing["field"])), value_set=pa.array(wanted, pa.string()))
+    keep = pc.is_valid(field_codes)
     if "instrument" in missing.columns:
-        instruments = pc.cast(_arrow(missing["instrument"]), pa.string())
-        keep = pc.and_(keep, pc.equal(instruments, instrument.id))
+        keep = pc.and_(keep, pc.equal(_text(_arrow(missing["instrument"])), pa.scalar(instrument.id)))
     keep = keep.fill_null(False)
     if not pc.any(keep).as_py():
         return {}
-    table = pa.table({"row": pc.cast(_arrow(missing["row"]), pa.int64()), "field": fields,
-                      "reason": pc.cast(_arrow(missing["reason"]), pa.string())}).filter(keep)
-    reasons = table.column("reason").combine_chunks().dictionary_encode()
+    reasons = _whole(_text(pc.filter(_arrow(missing["reason"]), keep))).dictionary_encode()
     unknown = sorted(set(reasons.dictionary.to_pylist()) - set(MISSING_REASONS))
     if unknown:
         raise DataError(f"unknown missing reasons {unknown}", field="reason",
@@ -289,12 +299,13 @@ def reason_cells(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: 
     known = [MISSING_REASONS.index(r) for r in reasons.dictionary.to_pylist()]
     reason_index = np.array(known + [-1], dtype=np.int64)
     reason_codes = reasons.indices.fill_null(len(reasons.dictionary)).to_numpy(zero_copy_only=False)
-    field_codes = pc.index_in(table.column("field"), value_set=pa.array(wanted, pa.string()))
-    field_codes = field_codes.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    del reasons
+    field_codes = pc.filter(field_codes, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+    log_rows = pc.filter(pc.cast(_arrow(missing["row"]), pa.int64()), keep)
+    del keep
     # a repeated _row is matched to its first row
     frame_rows = pd.Index(frame["_row"].astype("Int64").to_numpy(dtype="float64", na_value=np.nan))
     first = ~frame_rows.duplicated(keep="first")
-    log_rows = table.column("row").combine_chunks()
     found = frame_rows[first].get_indexer(
         log_rows.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
     matched = (found >= 0) & log_rows.is_valid().to_numpy(zero_copy_only=False)
