@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["partition"]
+__all__ = ["factorize_text", "partition"]
 
 
 def partition(frame: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
@@ -25,7 +25,7 @@ def partition(frame: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
     >>> {k: v["row"].tolist() for k, v in partition(log.iloc[[0, 2, 1]], "instrument").items()}
     {'a': [1, 3], 'b': [2]}
     """
-    codes, uniques = pd.factorize(frame[column].astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(frame[column])
     # factorize numbers values in order of first appearance: values whose rows come together
     # have codes that never go down, once rows without a value are set aside
     present = codes >= 0
@@ -35,3 +35,26 @@ def partition(frame: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     return {str(name): frame.iloc[order[bounds[i]:bounds[i + 1]]] for i, name in enumerate(uniques)}
+
+
+def factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ``values`` as text, numbered in order of first appearance, and the texts.
+
+    As ``pd.factorize(values.astype("string"))`` (missing values coded -1), but a categorical
+    Series is numbered from its codes, without making its text: a log of tens of millions of
+    rows keeps its fields and reasons as categories.
+
+    Examples
+    --------
+    >>> codes, names = factorize_text(pd.Series(pd.Categorical(["b", None, "a", "b"])))
+    >>> codes.tolist(), names.tolist()
+    ([0, -1, 1, 0], ['b', 'a'])
+    >>> factorize_text(pd.Series([3, 1, 3]))[1].tolist()
+    ['3', '1']
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy()
+        codes, uniques = pd.factorize(pd.arrays.IntegerArray(raw.astype(np.int32), raw < 0))
+        categories = pd.array([str(c) for c in values.cat.categories], dtype="string")
+        return codes, pd.Index(categories.take(np.asarray(uniques, dtype=np.intp)))
+    return pd.factorize(values.astype("string"), use_na_sentinel=True)

@@ -421,6 +421,15 @@ def _concat_logs(parts: Iterable[pd.DataFrame], columns: Iterable[str]) -> pd.Da
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    # columns held as categories (the missing-reasons log's) stay categories: pandas joins
+    # categoricals as text objects unless all have the same categories
+    for column in columns:
+        if len(parts) > 1 and all(isinstance(p[column].dtype, pd.CategoricalDtype) for p in parts):
+            if all(p[column].dtype == parts[0][column].dtype for p in parts):
+                continue
+            categories = sorted({str(c) for p in parts for c in p[column].cat.categories})
+            parts = [p.assign(**{column: p[column].cat.set_categories(categories)})
+                     if list(p[column].cat.categories) != categories else p for p in parts]
     return pd.concat(parts, ignore_index=True).loc[:, columns]
 
 
@@ -564,8 +573,6 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
     audit = _concat_logs([*(c.audit for c in cleaned.values()), *generalised], AUDIT_COLUMNS)
     missing = _concat_logs((c.missing for c in cleaned.values()), MISSING_COLUMNS)
     quarantine = _concat_logs((c.quarantine for c in cleaned.values()), QUARANTINE_COLUMNS)
-    if len(missing):
-        missing = missing.astype({"reason": "string"})
     # the logs are now whole: their parts (a gigabyte and more at national scale) go
     del cleaned
     summary.rows.update(rows)
@@ -588,7 +595,8 @@ def _build_into(project: _Staging, instruments: dict[str, Instrument], key: byte
             outputs.append(copy_file(clean_file, scored_file) if scored[inst_id].equals(frame)
                            else write_parquet(scored_file, scored[inst_id]))
         outputs.append(write_parquet(build_dir / "scored" / "change.parquet", change_per_person(by_id, scored)))
-        outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing))
+        outputs.append(write_parquet(build_dir / "clean" / "missing_reasons.parquet", missing,
+                                     as_text=("instrument", "field", "reason")))
         outputs += write_shareable(project, scored, by_id, missing)
         step("write shareable formats")
         reported, summary.warnings = written.result()

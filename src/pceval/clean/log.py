@@ -130,21 +130,18 @@ class CleaningLog:
             # pandas' hash table: NumPy 2.4's np.isin is several times slower on millions
             about = valid[order] & pd.Series(numbers[order]).isin(rows).to_numpy(dtype=bool)
             order = order[about]
+        # instrument, field and reason as categories: a byte or two a cell where text took
+        # twenty (tens of millions of cells at national scale); written out as text
         return pd.DataFrame({
-            "instrument": _taken([self.instrument], np.zeros(len(order), dtype=np.int32)),
+            "instrument": pd.Categorical.from_codes(np.zeros(len(order), dtype=np.int8),
+                                                    categories=[self.instrument]),
             "row": pd.arrays.IntegerArray(numbers[order], ~valid[order]),
-            "field": _taken(fields, field_codes[order]),
+            "field": pd.Categorical.from_codes(field_codes[order], categories=fields),
             "reason": pd.Categorical.from_codes(reason_codes[order], categories=list(MISSING_REASONS)),
         })
 
     def quarantine_frame(self) -> pd.DataFrame:
         return _concat(self.quarantine, QUARANTINE_COLUMNS, sort=["row", "reason"])
-
-
-def _taken(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """``values[codes]`` as a string array, taken by Arrow (pandas casts a categorical of
-    millions of cells to strings one cell at a time)."""
-    return pd.array(pa.array(values, pa.string()).take(pa.array(codes)), dtype="string")
 
 
 def _concat(parts: list[pd.DataFrame], columns: tuple[str, ...], *, sort: list[str]) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from pceval.errors import ReportError
 from pceval.instrument.codebook import _CSS, _REASON_WORDS, HIDDEN_SENSITIVITIES, NOT_PUBLISHED, _e
 from pceval.instrument.model import Instrument, Item, ItemType, Role, multi_column, text_in
 from pceval.io import write_text
+from pceval.partition import factorize_text
 from pceval.privacy.deidentify import PERSON_KEY
 
 __all__ = [
@@ -357,8 +358,8 @@ def _completeness_table(missing: pd.DataFrame, clean: Mapping[str, pd.DataFrame]
     records = []
     # the log's columns coded once, each instrument's part a mask of them: sets of Python
     # integers per field took half a gigabyte for a few million missing cells
-    instrument_codes, instrument_names = pd.factorize(missing["instrument"].astype("string"))
-    fields = pd.factorize(missing["field"].astype("string"))
+    instrument_codes, instrument_names = factorize_text(missing["instrument"])
+    fields = factorize_text(missing["field"])
     # the reasons compared as they are (text or categories), not copied as text first
     reason = missing["reason"]
     skipped_log = (reason == "skipped_by_logic").fillna(False).to_numpy(dtype=bool)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pceval.errors import ReportError
-from pceval.partition import partition
+from pceval.partition import factorize_text, partition
 from pceval.instrument.load import load_catalogue
 from pceval.instrument.model import (
     Code,
@@ -579,10 +579,10 @@ def _reason_counts(inst: Instrument, frame: pd.DataFrame,
                for column in _item_columns(inst, item) if column in frame.columns}
     items = sorted(set(item_of.values()))
     # fields and reasons as codes: the log's rows are counted as integers, not strings
-    field_codes, fields = pd.factorize(reasons["field"].astype("string"))
+    field_codes, fields = factorize_text(reasons["field"])
     item_code = np.array([items.index(item_of[f]) if f in item_of else -1 for f in fields] + [-1],
                          dtype=np.int64)[field_codes]  # a missing field (code -1) maps to -1
-    reason_codes, reason_names = pd.factorize(reasons["reason"].astype("string"))
+    reason_codes, reason_names = factorize_text(reasons["reason"])
     keep = (item_code >= 0) & (reason_codes >= 0)
     n_reasons = max(len(reason_names), 1)
     pair = item_code * n_reasons + reason_codes

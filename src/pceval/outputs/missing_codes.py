@@ -246,6 +246,14 @@ def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def _per_value(values: pa.Array | pa.ChunkedArray, compute) -> pa.Array | pa.ChunkedArray:
+    """``compute`` of each value; of a categorical column's categories only, taken by its codes."""
+    if not pa.types.is_dictionary(values.type):
+        return compute(_text(values))
+    values = _whole(values)
+    return compute(_text(values.dictionary)).take(values.indices)
+
+
 def _text(values: pa.Array) -> pa.Array:
     """Text values as they are (either string type), categories decoded; anything else as text."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
@@ -284,14 +292,19 @@ def reason_cells(frame: pd.DataFrame, missing: pd.DataFrame | None, instrument: 
     wanted = sorted({str(c) for c in (frame.columns if columns is None else columns)})
     # the log's columns are matched where they lie and only the chosen rows are taken: cast
     # to text and filtered as a table, they were gigabytes at national scale
-    field_codes = pc.index_in(_text(_arrow(missing["field"])), value_set=pa.array(wanted, pa.string()))
+    field_codes = _per_value(_arrow(missing["field"]),
+                             lambda values: pc.index_in(values, value_set=pa.array(wanted, pa.string())))
     keep = pc.is_valid(field_codes)
     if "instrument" in missing.columns:
-        keep = pc.and_(keep, pc.equal(_text(_arrow(missing["instrument"])), pa.scalar(instrument.id)))
+        keep = pc.and_(keep, _per_value(_arrow(missing["instrument"]),
+                                        lambda values: pc.equal(values, pa.scalar(instrument.id))))
     keep = keep.fill_null(False)
     if not pc.any(keep).as_py():
         return {}
-    reasons = _whole(_text(pc.filter(_arrow(missing["reason"]), keep))).dictionary_encode()
+    reasons = _whole(pc.filter(_arrow(missing["reason"]), keep))
+    if not pa.types.is_dictionary(reasons.type):
+        reasons = _text(reasons).dictionary_encode()
+    reasons = pa.DictionaryArray.from_arrays(reasons.indices, _text(reasons.dictionary))
     unknown = sorted(set(reasons.dictionary.to_pylist()) - set(MISSING_REASONS))
     if unknown:
         raise DataError(f"unknown missing reasons {unknown}", field="reason",
