@@ -175,19 +175,25 @@ def infer_waves(events: pd.Series, waves: tuple[str, ...], current: pd.Series) -
 
 def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str, IngestResult],
           step: Step = _noop, *, writer: BackgroundWriter | None = None) -> dict[str, CleanResult]:
-    """Validate and clean every staged export; rejected rows kept privately with their reason."""
+    """Validate and clean every staged export; rejected rows kept privately with their reason.
+
+    Each staged frame is consumed: cleaning takes its columns as it goes (they are on disk in
+    ``staged/``), and leaves the frames in ``staged`` without columns.
+    """
     services = [s.id for s in project.config.services]
     cleaned: dict[str, CleanResult] = {}
     for source in project.config.sources:
         ingested = staged[source.file]
+        # cleaning takes the staged frame's columns as it goes (staged/ holds them on disk)
+        # and hands back the quarantined rows' text
         result = clean_staged(ingested.frame, instruments[source.file], file=source.file,
                               services=services, waves=project.config.waves,
                               platform_codes=source.missing_data_codes,
                               duplicates=project.config.cleaning.duplicates,
-                              rules=project.config.cleaning.rules)
-        quarantined_rows = ingested.frame[ingested.frame["_row"].isin(result.quarantine["row"])]
+                              rules=project.config.cleaning.rules, consume=True)
         _write_staged(project.staged / f"{instruments[source.file].id}_quarantined.parquet",
-                      quarantined_rows.reset_index(drop=True), writer)
+                      result.quarantined_staged, writer)
+        result = dataclasses.replace(result, quarantined_staged=None)
         cleaned[source.file] = result
         step(f"clean {source.file}")
     return cleaned

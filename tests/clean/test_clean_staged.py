@@ -158,3 +158,37 @@ def test_the_missing_reasons_log_sorts_by_row_then_field_and_keeps_every_cell():
     assert str(frame["row"].dtype) == "Int64"
     empty = CleaningLog(instrument="x", file="x.csv").missing_frame()
     assert list(empty.columns) == ["instrument", "row", "field", "reason"] and len(empty) == 0
+
+
+@pytest.fixture(scope="module")
+def synthetic_staged(tmp_path_factory):
+    from pceval import pipeline
+    from pceval.project import load_project
+    from pceval.synth import generate_evaluation
+
+    root = tmp_path_factory.mktemp("consume") / "evaluation"
+    generate_evaluation(root, seed=5, services=3, women=120)
+    project = load_project(root)
+    instruments = pipeline.source_instruments(project)
+    staged = pipeline.ingest(project, instruments)
+    return project, instruments, staged
+
+
+def test_a_consumed_staged_frame_cleans_as_a_kept_one_and_hands_back_the_quarantined_rows(synthetic_staged):
+    project, instruments, staged = synthetic_staged
+    checked = 0
+    for source in project.config.sources:
+        frame = staged[source.file].frame
+        arguments = dict(file=source.file, services=[s.id for s in project.config.services],
+                         waves=project.config.waves, platform_codes=source.missing_data_codes)
+        kept = clean_staged(frame, instruments[source.file], **arguments)
+        given = frame.copy(deep=False)
+        consumed = clean_staged(given, instruments[source.file], consume=True, **arguments)
+        for name in ("frame", "issues", "audit", "missing", "quarantine"):
+            pd.testing.assert_frame_equal(getattr(consumed, name), getattr(kept, name))
+        assert kept.quarantined_staged is None
+        expected = frame.loc[frame["_row"].isin(kept.quarantine["row"])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(consumed.quarantined_staged, expected)
+        assert given.columns.empty and len(frame.columns) > 0  # the caller's frame was taken
+        checked += len(kept.quarantine) > 0
+    assert checked >= 1  # at least one source had rows quarantined

@@ -21,7 +21,7 @@ from pceval.clean.log import (
     QUARANTINE_COLUMNS,
     CleaningLog,
 )
-from pceval.clean.relevance import apply_relevance
+from pceval.clean.relevance import apply_relevance, staged_for_relevance
 from pceval.clean.rules import apply_rules
 from pceval.clean.rows import (
     quarantine_duplicates,
@@ -45,6 +45,9 @@ class CleanResult:
         and ``QUARANTINE_COLUMNS``.
     rows_in : int
         Rows read from the export.
+    quarantined_staged : DataFrame or None
+        The staged rows (text, every column) of the quarantined rows, when cleaning was
+        asked to consume the staged frame; None otherwise.
     """
 
     instrument: str
@@ -55,6 +58,7 @@ class CleanResult:
     missing: pd.DataFrame
     quarantine: pd.DataFrame
     rows_in: int
+    quarantined_staged: pd.DataFrame | None = None
 
     @property
     def rows_kept(self) -> int:
@@ -75,6 +79,7 @@ def clean_staged(
     platform_codes: Mapping[str, str] | None = None,
     duplicates: str = "keep_complete_last",
     rules: Sequence = (),
+    consume: bool = False,
 ) -> CleanResult:
     """Validate, type and clean one staged export.
 
@@ -96,6 +101,11 @@ def clean_staged(
         The rule that picks the submission kept among duplicates.
     rules : sequence of CleaningRule
         Declared rules (renames, recodes, date formats) applied before validation.
+    consume : bool
+        Let the staged frame go once it is typed: its columns are taken out of ``staged``
+        (the caller's frame is left without columns) and the quarantined rows' staged text is
+        returned as ``quarantined_staged``. A build does this: at national scale the staged
+        text of the contact record is three gigabytes, held otherwise to the end of cleaning.
 
     Returns
     -------
@@ -115,7 +125,7 @@ def clean_staged(
     """
     log = CleaningLog(instrument=instrument.id, file=file)
     rows_in = len(staged)
-    staged = staged.reset_index(drop=True)
+    given, staged = staged, staged.reset_index(drop=True)
     preview = quarantine_previews(staged, log)
     kept_staged = apply_rules(_without(staged, preview), instrument, instrument.cleaning, log,
                               config_file=f"{instrument.id}.yml", section="cleaning")
@@ -127,8 +137,17 @@ def clean_staged(
     kept &= ~quarantine_duplicates(typed, instrument, log, rule=duplicates, among=kept)
     kept &= ~quarantine_shared_records(typed, log, among=kept)
     typed = _keep_rows(typed, kept)
-    cleaned = apply_relevance(typed, kept_staged, instrument, log)
+    # every rule that quarantines has run: relevance only removes answers and gives reasons
     quarantine = log.quarantine_frame()
+    quarantined_staged = None
+    if consume:
+        quarantined_staged = staged.loc[staged["_row"].isin(quarantine["row"])].reset_index(drop=True)
+        kept_staged = staged_for_relevance(kept_staged, instrument)
+        for frame in (given, staged):  # the caller's frame, and this function's view of it
+            for column in list(frame.columns):
+                del frame[column]
+    cleaned = apply_relevance(typed, kept_staged, instrument, log)
+    del kept_staged
     # logs speak only of rows that were kept: a quarantined row's reason is its whole story
     kept_rows = cleaned["_row"].astype("int64").to_numpy()
     audit = _about_rows(log.audit_frame(), kept_rows)
@@ -138,7 +157,7 @@ def clean_staged(
     return CleanResult(
         instrument=instrument.id, file=file, frame=cleaned.reset_index(drop=True),
         issues=log.issues_frame(), audit=audit, missing=missing, quarantine=quarantine,
-        rows_in=rows_in,
+        rows_in=rows_in, quarantined_staged=quarantined_staged,
     )
 
 

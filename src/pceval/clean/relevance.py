@@ -8,6 +8,7 @@ and a shown, required item left blank is an issue.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pceval.clean.convert import shown_value
@@ -86,3 +87,37 @@ def apply_relevance(typed: pd.DataFrame, staged: pd.DataFrame, instrument: Instr
             log.issue(code="required_blank", severity="warning", rows=rows[blank], field=item.id,
                       values=None, message="required and shown, but left blank")
     return out
+
+
+def staged_for_relevance(staged: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """What :func:`apply_relevance` needs of the staged frame, and no more.
+
+    It reads which staged cells were blank in every item's columns, and the staged text only
+    where an answer can be found hidden: in the columns of items with relevance logic or
+    waves. Other columns keep their blanks as a one-category categorical (a byte a cell,
+    where the text took twenty or more), so cleaning can let the staged text go before it
+    cuts and checks the typed frame.
+
+    Examples
+    --------
+    >>> from pceval.instrument import load_instrument
+    >>> inst = load_instrument("worker_survey")
+    >>> staged = pd.DataFrame({c: pd.Series(["x", None], dtype="string") for c in inst.columns()})
+    >>> slim = staged_for_relevance(staged, inst)
+    >>> slim["consent"].isna().tolist(), str(slim["consent"].dtype)
+    ([False, True], 'category')
+    """
+    out = {}
+    for item in instrument.data_items():
+        hideable = bool(item.relevance or item.waves)
+        for column in _columns(instrument, item):
+            if column not in staged.columns or column in out:
+                continue
+            values = staged[column]
+            if hideable:
+                out[column] = values
+            else:
+                blank = values.isna().to_numpy(dtype=bool)
+                out[column] = pd.Categorical.from_codes(np.where(blank, -1, 0).astype(np.int8),
+                                                        categories=["answered"])
+    return pd.DataFrame(out, index=staged.index, copy=False)
