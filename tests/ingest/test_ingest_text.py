@@ -274,3 +274,15 @@ def test_written_frames_read_back_identically(mini, tmp_path_factory, data, deli
         got = [None if pd.isna(v) else v for v in frame[c].tolist()]
         assert got == [_expected(v) for v in data[c]], c
     assert set(result.missing_columns) == set(mini.columns()) - set(names)
+
+
+def test_the_text_goes_once_its_records_are_parsed_and_the_values_stay(mini, export, values):
+    from pceval.ingest.plain import read_plain
+    from pceval.ingest.textfile import open_text
+
+    text = open_text(export(PLAIN))
+    assert len(text.data) > 0
+    frame = read_plain(text, mini).frame
+    assert text.data == b""  # the parsed columns hold their own copy of the file's text
+    assert values(frame, "comments") == ["Zoë", None] and values(frame, "kids") == ["007", "-99"]
+    assert (text.file, text.delimiter) == (str(export(PLAIN)), ",")

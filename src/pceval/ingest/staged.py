@@ -245,6 +245,9 @@ def build_result(text: Source, grid: TextGrid, instrument: Instrument, plan: Col
     """Assemble the staged frame from a parsed file and a column plan."""
     if not plan.direct and not plan.summaries:
         raise _no_match(text, grid, instrument, platform)
+    release = getattr(text, "release", None)
+    if release is not None:
+        release()  # every record is parsed: the file's text can go before its columns are made
     n = grid.table.num_rows
     raw = grid.table.columns
     cleaned: dict[int, pa.ChunkedArray | pa.Array] = {}

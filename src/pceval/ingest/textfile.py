@@ -131,6 +131,12 @@ class TextFile:
         table, rows = self._read_table(data_start, len(names), first_row)
         return TextGrid(header=tuple(header), table=table, rows=rows)
 
+    def release(self) -> None:
+        """Let the file's text go once its records are parsed: the parsed table holds its own
+        copy, and a national export's text is gigabytes. Only the file's name, encoding and
+        delimiter remain; reading it again needs :func:`open_text`."""
+        object.__setattr__(self, "data", b"")  # frozen for callers, not for its own memory
+
     # internals ---------------------------------------------------------------------------
 
     def _text(self, begin: int, end: int) -> str:
