@@ -179,8 +179,8 @@ def test_a_consumed_staged_frame_cleans_as_a_kept_one_and_hands_back_the_quarant
     checked = 0
     for source in project.config.sources:
         frame = staged[source.file].frame
-        arguments = dict(file=source.file, services=[s.id for s in project.config.services],
-                         waves=project.config.waves, platform_codes=source.missing_data_codes)
+        arguments = {"file": source.file, "services": [s.id for s in project.config.services],
+                     "waves": project.config.waves, "platform_codes": source.missing_data_codes}
         kept = clean_staged(frame, instruments[source.file], **arguments)
         given = frame.copy(deep=False)
         consumed = clean_staged(given, instruments[source.file], consume=True, **arguments)

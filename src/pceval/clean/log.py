@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 ISSUE_COLUMNS = ("code", "severity", "file", "row", "field", "value", "message")
 AUDIT_COLUMNS = ("instrument", "file", "row", "field", "old", "new", "rule")
