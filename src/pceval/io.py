@@ -165,19 +165,14 @@ def write_parquet(target: str | Path, frame: pd.DataFrame, *, as_text: Iterable[
         return _write_table(target, _parquet_table(frame))
     import pyarrow.parquet as pq
 
-    with atomic_path(target) as tmp:
-        writer = None
-        try:
-            for start in range(0, max(len(frame), 1), PARQUET_ROW_GROUP):
-                part = frame.iloc[start:start + PARQUET_ROW_GROUP]
-                part = part.assign(**{c: categories_as_text(part[c]) for c in as_text})
-                table = _parquet_table(part)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
+    tables = (_parquet_table(part.assign(**{c: categories_as_text(part[c]) for c in as_text}))
+              for part in (frame.iloc[start:start + PARQUET_ROW_GROUP]
+                           for start in range(0, max(len(frame), 1), PARQUET_ROW_GROUP)))
+    first = next(tables)
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+        writer.write_table(first)
+        for table in tables:
+            writer.write_table(table)
     return Path(target)
 
 

@@ -184,8 +184,6 @@ def clean(project: Project, instruments: dict[str, Instrument], staged: dict[str
     cleaned: dict[str, CleanResult] = {}
     for source in project.config.sources:
         ingested = staged[source.file]
-        # cleaning takes the staged frame's columns as it goes (staged/ holds them on disk)
-        # and hands back the quarantined rows' text
         result = clean_staged(ingested.frame, instruments[source.file], file=source.file,
                               services=services, waves=project.config.waves,
                               platform_codes=source.missing_data_codes,
@@ -430,12 +428,10 @@ def _concat_logs(parts: Iterable[pd.DataFrame], columns: Iterable[str]) -> pd.Da
     # columns held as categories (the missing-reasons log's) stay categories: pandas joins
     # categoricals as text objects unless all have the same categories
     for column in columns:
-        if len(parts) > 1 and all(isinstance(p[column].dtype, pd.CategoricalDtype) for p in parts):
-            if all(p[column].dtype == parts[0][column].dtype for p in parts):
-                continue
-            categories = sorted({str(c) for p in parts for c in p[column].cat.categories})
-            parts = [p.assign(**{column: p[column].cat.set_categories(categories)})
-                     if list(p[column].cat.categories) != categories else p for p in parts]
+        dtypes = [p[column].dtype for p in parts]
+        if all(isinstance(d, pd.CategoricalDtype) for d in dtypes) and any(d != dtypes[0] for d in dtypes):
+            categories = sorted({str(c) for d in dtypes for c in d.categories})
+            parts = [p.assign(**{column: p[column].cat.set_categories(categories)}) for p in parts]
     return pd.concat(parts, ignore_index=True).loc[:, columns]
 
 
